@@ -1,0 +1,3 @@
+from jobwrapper.cli import main
+
+main()
