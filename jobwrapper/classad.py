@@ -1,0 +1,228 @@
+"""Reading HTCondor's ClassAd files ($_CONDOR_JOB_AD, $_CONDOR_MACHINE_AD).
+
+The starter writes them in the old ClassAd syntax: one ``Name = value`` per line,
+where a value is a literal (integer, real, string, boolean, undefined) or an
+expression (``MachineMaxVacateTime = 10 * 60``). We keep literals and never
+evaluate expressions ourselves: an expression comes back as :class:`Expression`,
+and code that needs a number treats it as missing.
+
+Values are parsed with the ``classad`` module of the ``htcondor`` package when it
+can be imported, otherwise with a small literal parser. Either way a bad line is
+skipped with a one-line warning naming the file, the line and the attribute.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Union
+
+MAX_AD_BYTES = 16 * 1024 * 1024  # a real ad is a few kB; anything this big is not an ad
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
+_INTEGER = re.compile(r"[+-]?\d+\Z")
+_REAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?\Z")
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "b": "\b", "f": "\f"}
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A value that is not a literal; its text is kept for messages only."""
+
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
+
+
+Value = Union[int, float, bool, str, None, Expression]
+
+
+@dataclass
+class Ad:
+    """One ClassAd: attribute names are case-insensitive, as in HTCondor."""
+
+    source: str = ""
+    _values: dict[str, tuple[str, Value]] = field(default_factory=dict)
+
+    def __contains__(self, name: str) -> bool:
+        return name.lower() in self._values
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, name: str, default: Value = None) -> Value:
+        """The value of ``name`` (any case), or ``default`` when absent."""
+        entry = self._values.get(name.lower())
+        return default if entry is None else entry[1]
+
+    def set(self, name: str, value: Value) -> None:
+        self._values[name.lower()] = (name, value)
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self._values.values()]
+
+
+class AdFileError(Exception):
+    """The file cannot be read as an ad at all (missing, unreadable, binary)."""
+
+
+def parse_string_literal(text: str) -> Optional[str]:
+    """Decode a complete ClassAd string literal ``"..."``; None if ``text`` is not one."""
+    if len(text) < 2 or text[0] != '"':
+        return None
+    out: list[str] = []
+    index = 1
+    while index < len(text):
+        char = text[index]
+        if char == "\\" and index + 1 < len(text):
+            out.append(_ESCAPES.get(text[index + 1], text[index + 1]))
+            index += 2
+            continue
+        if char == '"':
+            return "".join(out) if index == len(text) - 1 else None
+        out.append(char)
+        index += 1
+    return None  # unterminated, e.g. a truncated file
+
+
+def parse_literal(text: str) -> Value:
+    """The fallback parser: a literal's Python value, or :class:`Expression`."""
+    text = text.strip()
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if lowered == "undefined":
+        return None
+    if _INTEGER.match(text):
+        return int(text)
+    if _REAL.match(text):
+        return float(text)
+    string = parse_string_literal(text)
+    if string is not None:
+        return string
+    return Expression(text)
+
+
+def _import_classad_module() -> Any:
+    """htcondor's ClassAd bindings: ``classad2`` (HTCondor >= 24) or ``classad``."""
+    for name in ("classad2", "classad"):
+        try:
+            return __import__(name)
+        except Exception:  # noqa: S112 - any import failure means: try the next one
+            continue
+    return None
+
+
+def _classad_value_parser() -> Optional[Callable[[str, str], Value]]:
+    """A parser built on htcondor's ClassAd bindings, or None when they are absent."""
+    module = _import_classad_module()
+    if module is None:
+        return None
+    old_syntax = getattr(module, "ParserType", getattr(module, "Parser", None)).Old
+
+    def parse(name: str, text: str) -> Value:
+        try:
+            ad = module.parseOne(f"{name} = {text}", old_syntax)
+            value: Any = ad[name]
+        except Exception as error:  # the bindings raise several types; KeyError if unparsable
+            raise ValueError(str(error)) from error
+        if isinstance(value, module.Value):  # an int enum: test it before int
+            return None if value == module.Value.Undefined else Expression(text)
+        if isinstance(value, (bool, int, float, str)):
+            return value
+        return Expression(text)  # expressions, errors, lists and nested ads
+
+    return parse
+
+
+def _unterminated(text: str) -> bool:
+    return text.startswith('"') and parse_string_literal(text) is None
+
+
+def parse_ad_text(
+    text: str, source: str, use_classad_module: bool = True
+) -> tuple[Ad, list[str]]:
+    """Parse an ad's text; returns the ad and one warning per skipped line."""
+    module_parser = _classad_value_parser() if use_classad_module else None
+    ad = Ad(source=source)
+    warnings: list[str] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith(("#", "//")):
+            continue
+        name, sep, rest = line.partition("=")
+        name, rest = name.strip(), rest.strip()
+        if not sep or not _NAME.match(name):
+            warnings.append(
+                f"{source}:{number}: not a 'Name = value' line; it is ignored "
+                "(check that the file is a ClassAd in the old syntax)"
+            )
+            continue
+        if not rest or _unterminated(rest):
+            warnings.append(
+                f"{source}:{number}: {name} has no complete value (truncated file?); "
+                "it is treated as missing"
+            )
+            continue
+        try:
+            value = module_parser(name, rest) if module_parser else parse_literal(rest)
+        except ValueError:
+            value = Expression(rest)
+        ad.set(name, value)
+    return ad, warnings
+
+
+def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[str]]:
+    """Read and parse an ad file; raises :class:`AdFileError` with a one-line reason."""
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(MAX_AD_BYTES + 1)
+    except FileNotFoundError:
+        raise AdFileError(f"{path}: the file does not exist") from None
+    except IsADirectoryError:
+        raise AdFileError(f"{path}: is a directory, not a ClassAd file") from None
+    except PermissionError:
+        raise AdFileError(f"{path}: permission denied") from None
+    except OSError as error:
+        raise AdFileError(f"{path}: cannot be read ({error.strerror})") from None
+    if len(data) > MAX_AD_BYTES:
+        raise AdFileError(f"{path}: larger than {MAX_AD_BYTES // 1024 // 1024} MiB, not a ClassAd")
+    if b"\0" in data:
+        raise AdFileError(f"{path}: binary data, not a ClassAd")
+    text = data.decode("utf-8", errors="replace")
+    if not text.strip():
+        raise AdFileError(f"{path}: the file is empty")
+    return parse_ad_text(text, path, use_classad_module)
+
+
+def parse_environment(value: str) -> dict[str, str]:
+    """Parse a job's ``Environment`` attribute (HTCondor's new syntax).
+
+    ``NAME=value`` pairs separated by spaces; a value may be single-quoted, with
+    ``''`` standing for one quote inside. Used to know which variables the user set.
+    """
+    result: dict[str, str] = {}
+    index, length = 0, len(value)
+    while index < length:
+        while index < length and value[index] in " \t":
+            index += 1
+        start = index
+        token: list[str] = []
+        quoted = False
+        while index < length and (quoted or value[index] not in " \t"):
+            char = value[index]
+            if char == "'":
+                if quoted and index + 1 < length and value[index + 1] == "'":
+                    token.append("'")
+                    index += 2
+                    continue
+                quoted = not quoted
+            else:
+                token.append(char)
+            index += 1
+        if index > start:
+            name, sep, val = "".join(token).partition("=")
+            if sep and name:
+                result[name] = val
+    return result

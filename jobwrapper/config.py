@@ -1,0 +1,373 @@
+"""The site config: one TOML file, every key documented in docs/config.md.
+
+Path: ``$JOBWRAPPER_CONFIG``, else ``/etc/jobwrapper/config.toml``; a missing file
+means the defaults. Unknown keys and wrong types are errors that name the file,
+the key and the line, so an admin's typo never silently turns into a default.
+
+The schema below is the single source of truth: each key has a type, a default and
+a help text (docs/config.md follows it).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+from jobwrapper.errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python < 3.11 in older containers
+    import tomli as tomllib
+
+DEFAULT_PATH = "/etc/jobwrapper/config.toml"
+
+# (type, default, help). Types: "str", "int", "bool", "float", "list[str]", "list[int]",
+# "table" (free-form table of str -> str), "table[list[str]]".
+Spec = tuple[str, Any, str]
+
+SCHEMA: dict[str, dict[str, Spec]] = {
+    "job": {
+        "runtime_limit_attributes": (
+            "list[str]",
+            ["MaxRuntime", "AllowedExecuteDuration"],
+            "Job ad attributes holding the runtime limit in seconds; the first valid one wins.",
+        ),
+        "container_attribute": ("str", "ContainerOS", "Job ad attribute naming the container OS."),
+        "environment_attribute": (
+            "str",
+            "JupyterEnvironment",
+            "Job ad attribute naming the software environment.",
+        ),
+        "default_environment": ("str", "stable", "Environment used when the job names none."),
+        "extra_thread_variables": (
+            "list[str]",
+            [],
+            "Variables set to the job's cores in addition to HTCondor's default list.",
+        ),
+        "fix_user_name": (
+            "bool",
+            True,
+            "Set USER and LOGNAME to the job's OsUser (interactive jobs say 'condor-user').",
+        ),
+    },
+    "lmod": {
+        "lmod_cmd": (
+            "str",
+            "",
+            "Path of Lmod's 'lmod' executable; empty: $LMOD_CMD, then the usual install paths.",
+        ),
+        "modulepath": (
+            "list[str]",
+            [],
+            "Directories put in front of MODULEPATH before modules are loaded.",
+        ),
+    },
+    "kernels": {
+        "offer": (
+            "list[str]",
+            ["python", "root", "julia", "r"],
+            "Built-in kernels to offer when their interpreter exists: python, root, julia, r.",
+        ),
+        "extra_dirs": (
+            "list[str]",
+            [],
+            "Directories of site kernels (one sub-directory with a kernel.json each).",
+        ),
+    },
+    "server": {
+        "bind": (
+            "str",
+            "loopback",
+            "'loopback' (127.0.0.1, reached through the tunnel) or 'direct' (all interfaces, "
+            "classic batchspawner mode without connect-to-job).",
+        ),
+        "mode": (
+            "str",
+            "tcp",
+            "'tcp' or 'socket' (the server listens on a unix socket; see docs/socket-mode.md).",
+        ),
+        "default_url": ("str", "/lab", "Page opened after login."),
+        "notebook_dir": (
+            "str",
+            "jupyter",
+            "Notebook root, relative to the scratch dir (the transferred ~/jupyter).",
+        ),
+        "report_timeout": ("float", 30.0, "Seconds to wait for the hub to accept the port."),
+    },
+    "shutdown": {
+        "warn_minutes": (
+            "list[int]",
+            [15, 5],
+            "Minutes before the runtime limit at which users are warned.",
+        ),
+        "end_before_limit_seconds": (
+            "int",
+            120,
+            "The job ends itself this long before the runtime limit, so its files go back.",
+        ),
+        "grace_seconds": (
+            "int",
+            8,
+            "After SIGTERM: seconds the server gets before everything left is killed.",
+        ),
+    },
+    "jupyterlab": {
+        "disabled_extensions": (
+            "table[list[str]]",
+            {},
+            "Container OS -> JupyterLab extensions to disable in it ('*' for every OS).",
+        ),
+    },
+    "proxies": {},  # [proxies.NAME] tables: extra jupyter-server-proxy entries (see server.py)
+    "environments": {},  # [environments.NAME.os.OS] tables (see below)
+    "health": {},  # validated by jobwrapper.health
+}
+
+ENVIRONMENT_OS_SCHEMA: dict[str, Spec] = {
+    "modules": ("list[str]", [], "Lmod modules to load, in order."),
+    "venv": ("str", "", "Path of the virtualenv (on CVMFS) to activate."),
+    "description": ("str", "", "Shown in JupyterLab and in the hub's form."),
+}
+
+PROXY_SCHEMA: dict[str, Spec] = {
+    "command": ("list[str]", [], "Command; {port} or {unix_socket} is replaced."),
+    "title": ("str", "", "Launcher title."),
+    "unix_socket": ("bool", True, "Listen on a unix socket in a 0700 directory (recommended)."),
+    "timeout": ("int", 30, "Seconds the proxy waits for the service to come up."),
+    "environment": ("table", {}, "Extra environment variables."),
+}
+
+
+@dataclass(frozen=True)
+class EnvironmentSpec:
+    """What one environment means for one container OS."""
+
+    modules: tuple[str, ...] = ()
+    venv: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """The validated site config; ``sections`` holds every schema key with its value."""
+
+    path: str = ""
+    sections: dict[str, dict[str, Any]] = field(default_factory=dict)
+    environments: dict[str, dict[str, EnvironmentSpec]] = field(default_factory=dict)
+    proxies: dict[str, dict[str, Any]] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> Any:
+        """A key's value, or its default when the file does not set it."""
+        values = self.sections.get(section, {})
+        if key in values:
+            return values[key]
+        return SCHEMA[section][key][1]
+
+    def environment(self, name: str, container_os: Optional[str]) -> Optional[EnvironmentSpec]:
+        """The spec of environment ``name`` for ``container_os`` (or its 'default')."""
+        per_os = self.environments.get(name)
+        if per_os is None:
+            return None
+        if container_os and container_os in per_os:
+            return per_os[container_os]
+        return per_os.get("default")
+
+
+def _key_line(text: str, table: str, key: str) -> int:
+    """The line where ``key`` is set inside ``[table]`` (0 if not found)."""
+    current = ""
+    header = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    for number, line in enumerate(text.splitlines(), start=1):
+        match = header.match(line)
+        if match:
+            current = match.group(1).replace('"', "").replace(" ", "")
+            continue
+        if current == table and re.match(rf'\s*"?{re.escape(key)}"?\s*=', line):
+            return number
+        if not table and current == "" and re.match(rf'\s*"?{re.escape(key)}"?\s*=', line):
+            return number
+        if current == f"{table}.{key}" or (not table and current == key):
+            return number
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.search(rf"\b{re.escape(key)}\b", line):
+            return number
+    return 0
+
+
+def _type_ok(kind: str, value: Any) -> bool:
+    def is_str_list(items: Any) -> bool:
+        return isinstance(items, list) and all(isinstance(i, str) for i in items)
+
+    if kind == "str":
+        return isinstance(value, str)
+    if kind == "bool":
+        return isinstance(value, bool)
+    if kind == "int":
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind == "float":
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind == "list[str]":
+        return is_str_list(value)
+    if kind == "list[int]":
+        return isinstance(value, list) and all(
+            isinstance(i, int) and not isinstance(i, bool) for i in value
+        )
+    if kind == "table":
+        return isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+    if kind == "table[list[str]]":
+        return isinstance(value, dict) and all(is_str_list(v) for v in value.values())
+    raise AssertionError(kind)
+
+
+_TYPE_WORDS = {
+    "str": "a string",
+    "bool": "true or false",
+    "int": "an integer",
+    "float": "a number",
+    "list[str]": "a list of strings",
+    "list[int]": "a list of integers",
+    "table": "a table of strings",
+    "table[list[str]]": "a table of string lists",
+}
+
+
+class _Checker:
+    def __init__(self, path: str, text: str) -> None:
+        self.path, self.text = path, text
+
+    def fail(self, table: str, key: str, problem: str) -> ConfigError:
+        dotted = f"{table}.{key}" if table else key
+        line = _key_line(self.text, table, key)
+        where = f"{self.path}:{line}" if line else self.path
+        return ConfigError(f"{where}: {dotted}: {problem}")
+
+    def table(self, table: str, values: Any, schema: dict[str, Spec]) -> dict[str, Any]:
+        if not isinstance(values, dict):
+            parent, _, key = table.rpartition(".")
+            raise self.fail(parent, key, "must be a table ([...] section)")
+        checked: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in schema:
+                known = ", ".join(sorted(schema)) or "none"
+                raise self.fail(table, key, f"unknown key; known keys here: {known}")
+            kind = schema[key][0]
+            if not _type_ok(kind, value):
+                raise self.fail(table, key, f"must be {_TYPE_WORDS[kind]}")
+            checked[key] = value
+        return checked
+
+    def table_of_tables(self, table: str, values: Any) -> dict[str, dict[str, Any]]:
+        if not isinstance(values, dict):
+            parent, _, key = table.rpartition(".")
+            raise self.fail(parent, key, "must be a table ([...] section)")
+        for name, value in values.items():
+            if not isinstance(value, dict):
+                raise self.fail(table, name, f"must be a table ([{table}.{name}])")
+        return values
+
+    def table_of_any(self, table: str, values: Any) -> dict[str, Any]:
+        if not isinstance(values, dict):
+            raise self.fail("", table, "must be a table ([...] section)")
+        return dict(values)
+
+
+def parse_config(text: str, path: str) -> SiteConfig:
+    """Validate the TOML text of a site config; raises ConfigError (one line)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    checker = _Checker(path, text)
+    sections: dict[str, dict[str, Any]] = {}
+    environments: dict[str, dict[str, EnvironmentSpec]] = {}
+    proxies: dict[str, dict[str, Any]] = {}
+    for section, values in raw.items():
+        if section not in SCHEMA:
+            raise checker.fail("", section, f"unknown section; known: {', '.join(sorted(SCHEMA))}")
+        if section == "environments":
+            environments = _environments(checker, values)
+        elif section == "proxies":
+            proxies = {
+                name: checker.table(f"proxies.{name}", table, PROXY_SCHEMA)
+                for name, table in checker.table_of_tables("proxies", values).items()
+            }
+        elif section == "health":
+            sections[section] = checker.table_of_any(section, values)
+        else:
+            sections[section] = checker.table(section, values, SCHEMA[section])
+    _check_choices(checker, sections)
+    return SiteConfig(path, sections, environments, proxies, raw)
+
+
+def _environments(checker: _Checker, values: Any) -> dict[str, dict[str, EnvironmentSpec]]:
+    result: dict[str, dict[str, EnvironmentSpec]] = {}
+    for name, env_table in checker.table_of_tables("environments", values).items():
+        _check_name(checker, "environments", name)
+        env_keys = env_table
+        if set(env_keys) - {"os"}:
+            extra = sorted(set(env_keys) - {"os"})[0]
+            raise checker.fail(f"environments.{name}", extra, "unknown key; known keys here: os")
+        per_os: dict[str, EnvironmentSpec] = {}
+        os_tables = checker.table_of_tables(f"environments.{name}.os", env_keys.get("os", {}))
+        for os_name, spec in os_tables.items():
+            _check_name(checker, f"environments.{name}.os", os_name)
+            checked = checker.table(f"environments.{name}.os.{os_name}", spec,
+                                    ENVIRONMENT_OS_SCHEMA)
+            per_os[os_name] = EnvironmentSpec(
+                modules=tuple(checked.get("modules", ())),
+                venv=checked.get("venv", ""),
+                description=checked.get("description", ""),
+            )
+        result[name] = per_os
+    return result
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
+
+
+def _check_name(checker: _Checker, table: str, name: str) -> None:
+    if not _SAFE_NAME.match(name):
+        raise checker.fail(table, name, "names may use letters, digits and . _ + - only")
+
+
+def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> None:
+    server = sections.get("server", {})
+    for key, allowed in (("bind", ("loopback", "direct")), ("mode", ("tcp", "socket"))):
+        if key in server and server[key] not in allowed:
+            raise checker.fail("server", key, f"must be one of: {', '.join(allowed)}")
+    for key in ("extra_thread_variables",):
+        for name in sections.get("job", {}).get(key, []):
+            if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", name):
+                raise checker.fail("job", key, f"{name!r} is not a variable name")
+
+
+def config_path(environ: Optional[dict[str, str]] = None) -> str:
+    """Where the site config is read from."""
+    environ = os.environ if environ is None else environ
+    return environ.get("JOBWRAPPER_CONFIG") or DEFAULT_PATH
+
+
+def load_config(path: Optional[str] = None) -> SiteConfig:
+    """Read the site config; a missing file at the default path means the defaults."""
+    path = path or config_path()
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except FileNotFoundError:
+        if path == DEFAULT_PATH:
+            return SiteConfig()
+        raise ConfigError(
+            f"{path}: the site config named by JOBWRAPPER_CONFIG does not exist"
+        ) from None
+    except OSError as error:
+        raise ConfigError(f"{path}: cannot read the site config ({error.strerror})") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text; a site config is a TOML file") from None
+    return parse_config(text, path)
