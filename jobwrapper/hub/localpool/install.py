@@ -1,0 +1,45 @@
+"""Shims for the condor tools: small scripts that run this pool with a baked-in pool dir.
+
+The shebang is the interpreter that ran install-bin, and the pool dir and the
+package's location are written into the script, so the shims work under
+`sudo -u USER` / `runuser -u USER`, where PATH and the environment are reset.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from .commands import TOOLS
+
+_SHIM = '''#!{python}
+# The local pool's {name}, written by `python -m jobwrapper.hub.localpool install-bin`.
+# It is not HTCondor: see docs/localpool.md.
+import sys
+sys.path.insert(0, {package_root!r})
+from jobwrapper.hub.localpool.commands import run_tool
+sys.exit(run_tool({name!r}, sys.argv[1:], {pool_dir!r}))
+'''
+
+
+def package_root() -> str:
+    """The directory that holds the `jobwrapper` package."""
+    return str(Path(__file__).resolve().parents[3])
+
+
+def install_bin(bin_dir: Path, pool_dir: Path) -> list[Path]:
+    """Write executable shims for every tool into `bin_dir`; returns their paths."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name in TOOLS:
+        path = bin_dir / name
+        text = _SHIM.format(
+            python=sys.executable, name=name, package_root=package_root(), pool_dir=str(pool_dir)
+        )
+        temporary = path.with_name(f".{name}.tmp")
+        temporary.write_text(text)
+        os.chmod(temporary, 0o755)  # noqa: S103 - a command for every user
+        os.replace(temporary, path)
+        written.append(path)
+    return written

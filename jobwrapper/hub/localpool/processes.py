@@ -1,0 +1,93 @@
+"""Finding and killing a job's processes, as a starter does.
+
+A job runs in its own session. Processes that leave the session (setsid, daemons)
+are still found: like HTCondor, every job process inherits a unique
+`_CONDOR_ANCESTOR_<pid>` environment variable, and the shadow is a child
+subreaper, so orphans are re-parented to it instead of to init.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import time
+from collections.abc import Iterator
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> None:
+    """Orphaned descendants of the job become our children (Linux only; best effort)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _session_of(pid: int) -> int | None:
+    """The session id of a live process (None for zombies and vanished pids)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return None if fields[0] in ("Z", "X") else int(fields[3])
+
+
+def _has_marker(pid: int, marker: bytes) -> bool:
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as handle:
+            return marker in handle.read().split(b"\0")
+    except OSError:
+        return False
+
+
+def job_processes(session: int, marker: tuple[str, str]) -> Iterator[int]:
+    """Pids in the job's session or carrying its ancestor marker (never our own)."""
+    wanted = f"{marker[0]}={marker[1]}".encode()
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        alive_session = _session_of(pid)
+        if alive_session is None:
+            continue
+        if alive_session == session or _has_marker(pid, wanted):
+            yield pid
+
+
+def signal_job(session: int, signum: int) -> None:
+    """Send a signal to the job's process group (its session leader's group)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(session, signum)
+
+
+def kill_all(session: int, marker: tuple[str, str], rounds: int = 20) -> None:
+    """SIGKILL every process of the job, including escaped ones, and reap our children."""
+    for _ in range(rounds):
+        pids = list(job_processes(session, marker))
+        signal_job(session, signal.SIGKILL)
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+        reap_children()
+        if not pids:
+            return
+        time.sleep(0.05)
+
+
+def reap_children() -> list[tuple[int, int]]:
+    """Collect every exited child: (pid, wait status) pairs."""
+    reaped = []
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.append((pid, status))

@@ -1,0 +1,264 @@
+"""The per-job supervisor: schedd, shadow and starter of one job in one process.
+
+condor_submit starts it detached (own session, no terminal, stdio on /dev/null),
+running as the submitting user. It keeps the job idle for the pool's idle delay and
+until the slot has room, then sets up the scratch dir, transfers input, writes the
+ads, runs the job in its own session and waits. SIGTERM from condor_rm starts a
+vacate: SIGTERM to the job, SIGKILL after the grace (MachineMaxVacateTime). Output is
+transferred back when the job exits by itself (on removal only with
+ON_EXIT_OR_EVICT). Then the record lingers briefly and moves to history/.
+If the record dir disappears (pool dir cleaned up) it kills the job and exits.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import threading
+import time
+from pathlib import Path
+
+from . import slots, starter, userlog
+from .classads import Ad, from_json
+from .config import PoolConfig, PoolLayout
+from .expressions import is_true
+from .jobad import Slot, running_updates, schedd_address
+from .jobspec import JobSpec
+from .processes import become_subreaper, kill_all, reap_children, signal_job
+from .records import ShadowInfo, process_start_time, read_json, write_ad, write_shadow
+
+POLL = 0.05
+REMOVED_BY_FILE = "removed_by"
+
+
+class Shadow:
+    """State of one job's supervision; `run()` is the whole life of the job."""
+
+    def __init__(self, layout: PoolLayout, config: PoolConfig, cluster: int) -> None:
+        self.layout, self.config, self.cluster = layout, config, cluster
+        self.record = layout.record(cluster)
+        self.spec = JobSpec.from_dict(read_json(self.record / "spec.json"))
+        self.ad: Ad = from_json(read_json(self.record / "ad.json"))
+        self.info = ShadowInfo(pid=os.getpid(), pid_start=process_start_time(os.getpid()))
+        self.remove = threading.Event()
+        self.hard_kill = False
+        self.address = schedd_address(config.host(), os.getpid())
+        self.log = self.spec.user_log
+
+    # -- signals and record updates -------------------------------------------------
+    def install_handlers(self) -> None:
+        signal.signal(signal.SIGTERM, lambda *_: self.remove.set())
+        signal.signal(signal.SIGINT, lambda *_: self.remove.set())
+        signal.signal(signal.SIGUSR1, self._on_shutdown)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+    def _on_shutdown(self, *_: object) -> None:
+        self.hard_kill = True
+        self.remove.set()
+
+    def update(self, **attributes: object) -> None:
+        self.ad.update(attributes)
+        if self.record.is_dir():
+            write_ad(self.record, self.ad)
+
+    def record_gone(self) -> bool:
+        return not (self.record / "ad.json").exists()
+
+    def removed_reason(self) -> str:
+        try:
+            who = (self.record / REMOVED_BY_FILE).read_text().strip()
+        except OSError:
+            who = ""
+        return f"via condor_rm (by user {who})" if who else "via condor_rm"
+
+    # -- the job's life -------------------------------------------------------------
+    def run(self) -> None:
+        write_shadow(self.record, self.info)
+        userlog.submitted(self.log, self.cluster, self.address)
+        slot = self.wait_idle()
+        if slot is None:
+            self.finish_removed(started=False)
+            return
+        session = self.start(slot)
+        if session is None:
+            self.wait_for_removal()
+            return
+        self.supervise(session)
+
+    def wait_idle(self) -> Slot | None:
+        """Idle until the idle delay passed and the slot has room; None if removed."""
+        ready_at = float(self.ad["QDate"]) + self.config.idle_delay
+        while not self.remove.is_set():
+            if self.record_gone():
+                os._exit(0)
+            if time.time() >= ready_at:
+                slot = slots.claim(self.layout, self.config, self.spec, self.mark_running)
+                if slot is not None:
+                    return slot
+            self.remove.wait(POLL * 2)
+        return None
+
+    def mark_running(self, slot: Slot) -> None:
+        """Called under the slot lock: the job holds its share of the slot from now on."""
+        self.started = int(time.time())
+        self.update(**running_updates(slot, self.started, self.address))
+
+    def start(self, slot: Slot) -> int | None:
+        """Set up and launch the job; its session id, or None when it was held instead."""
+        try:
+            self.job = starter.prepare(
+                self.layout, self.spec, self.ad, slot, self.info, self.started
+            )
+            write_shadow(self.record, self.info)
+            starter.save_environment(self.record, self.job)
+            userlog.executing(self.log, self.cluster, self.address, slot.name)
+            self.process = starter.launch(self.job, self.config)
+        except OSError as error:
+            reason = f"Error from {slot.name}: Failed to execute '{self.spec.executable}': {error}"
+            self.update(JobStatus=5, LastJobStatus=2, HoldReason=reason, HoldReasonCode=6,
+                        CurrentHosts=0, EnteredCurrentStatus=int(time.time()))
+            userlog.held(self.log, self.cluster, reason)
+            return None
+        self.info.started_at = time.time()
+        self.info.netns_pid = self.job.netns_pid
+        write_shadow(self.record, self.info)
+        return self.process.pid
+
+    def supervise(self, session: int) -> None:
+        """Wait for the job to exit, for condor_rm, or for periodic_remove."""
+        next_check = 0.0
+        while True:
+            status = self.reaped_status()
+            if status is not None:
+                self.finish_exited(session, status)
+                return
+            if self.remove.is_set():
+                self.vacate(session, removed=True, reason=self.removed_reason())
+                return
+            now = time.time()
+            if now >= next_check:
+                next_check = now + self.config.periodic_interval
+                if self.record_gone():
+                    kill_all(session, self.job.marker)
+                    os._exit(0)
+                if self.check_policies(session, now):
+                    return
+            self.remove.wait(POLL)
+
+    def reaped_status(self) -> int | None:
+        for pid, status in reap_children():
+            if pid == self.process.pid:
+                self.process.returncode = 0
+                return status
+        return None
+
+    def check_policies(self, session: int, now: float) -> bool:
+        """periodic_remove and allowed_execute_duration; True when the job was stopped."""
+        if self.spec.periodic_remove and is_true(self.spec.periodic_remove, self.ad, now):
+            reason = (
+                f"The job attribute PeriodicRemove expression '{self.spec.periodic_remove}'"
+                " evaluated to TRUE"
+            )
+            self.vacate(session, removed=True, reason=reason)
+            return True
+        limit = self.spec.allowed_execute_duration
+        if limit and now - float(self.ad["JobCurrentStartDate"]) > limit:
+            reason = f"The job exceeded allowed execute duration of {limit} seconds"
+            self.vacate(session, removed=False, reason=reason)
+            self.wait_for_removal()
+            return True
+        return False
+
+    # -- endings --------------------------------------------------------------------
+    def vacate(self, session: int, removed: bool, reason: str) -> None:
+        """SIGTERM, wait up to the grace, SIGKILL; transfer output only after a clean exit."""
+        now = int(time.time())
+        if removed:
+            self.update(JobStatus=3, LastJobStatus=2, EnteredCurrentStatus=now, RemoveReason=reason)
+        else:
+            self.update(JobStatus=5, LastJobStatus=2, EnteredCurrentStatus=now, HoldReason=reason,
+                        HoldReasonCode=47)
+        signal_job(session, signal.SIGTERM)
+        deadline = time.time() + (0 if self.hard_kill else self.config.vacate_grace)
+        status = None
+        while status is None and time.time() < deadline and not self.hard_kill:
+            self.remove.clear()
+            self.remove.wait(POLL)
+            status = self.reaped_status()
+        kill_all(session, self.job.marker)
+        if status is not None and self.spec.when_to_transfer_output == "ON_EXIT_OR_EVICT":
+            starter.transfer_back(self.job)
+        self.update(CurrentHosts=0)
+        if removed:
+            userlog.aborted(self.log, self.cluster, reason)
+            self.leave_queue()
+        else:
+            userlog.held(self.log, self.cluster, reason)
+
+    def finish_exited(self, session: int, status: int) -> None:
+        kill_all(session, self.job.marker)
+        starter.transfer_back(self.job)
+        signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
+        code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None
+        attributes: dict[str, object] = {"ExitBySignal": signum is not None}
+        if signum is not None:
+            attributes["ExitSignal"] = signum
+        else:
+            attributes["ExitCode"] = code
+            attributes["ExitStatus"] = code
+        self.update(JobStatus=4, LastJobStatus=2, CurrentHosts=0,
+                    EnteredCurrentStatus=int(time.time()), CompletionDate=int(time.time()),
+                    **attributes)
+        userlog.terminated(self.log, self.cluster, code, signum)
+        self.leave_queue()
+
+    def finish_removed(self, started: bool) -> None:
+        reason = self.removed_reason()
+        self.update(JobStatus=3, LastJobStatus=self.ad.get("JobStatus", 1),
+                    EnteredCurrentStatus=int(time.time()), RemoveReason=reason)
+        userlog.aborted(self.log, self.cluster, reason)
+        self.leave_queue()
+
+    def wait_for_removal(self) -> None:
+        """A held job stays in the queue until condor_rm."""
+        while not self.remove.wait(POLL * 4):
+            if self.record_gone():
+                return
+        self.finish_removed(started=False)
+
+    def leave_queue(self) -> None:
+        """Linger with the final status, then move the record to history/."""
+        time.sleep(self.config.leave_queue_delay)
+        scratch = self.info.scratch_dir
+        target = self.layout.history / str(self.cluster)
+        try:
+            os.replace(self.record, target)
+        except OSError:
+            shutil.rmtree(self.record, ignore_errors=True)
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_shadow(layout: PoolLayout, config: PoolConfig, cluster: int, ready_fd: int) -> None:
+    """Body of the detached shadow process; tells condor_submit on `ready_fd` when set up."""
+    os.umask(0o022)
+    shadow = Shadow(layout, config, cluster)
+    shadow.install_handlers()
+    become_subreaper()
+    write_shadow(shadow.record, shadow.info)
+    os.write(ready_fd, b"ok")
+    os.close(ready_fd)
+    shadow.run()
+
+
+def detach_stdio(log_path: Path) -> None:
+    """Stdio on /dev/null and a private log, so callers' pipes close at once."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.dup2(log, 2)
+    os.close(devnull)
+    os.close(log)
+

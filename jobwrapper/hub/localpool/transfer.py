@@ -1,0 +1,93 @@
+"""File transfer between the submit dir (Iwd) and the job's scratch dir.
+
+Input: each `transfer_input_files` entry is copied into the scratch dir (a directory
+recursively; `dir/` copies its contents). Output: each `transfer_output_files` entry
+(or, when none are named, every top-level file the job created or changed) is copied
+back into Iwd under its base name; directories are merged file by file. Every file
+lands on the submit side under a temporary name and is renamed into place, so an
+interrupted transfer never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+# Files the starter itself puts in the scratch dir; never transferred back.
+STARTER_FILES = frozenset(
+    {".job.ad", ".machine.ad", ".chirp.config", "tmp", "var", "_condor_stdout", "_condor_stderr"}
+)
+
+
+def transfer_input(iwd: Path, scratch: Path, entries: list[str]) -> None:
+    """Copy the job's input files and dirs into its scratch dir."""
+    for entry in entries:
+        source = iwd / entry.rstrip("/") if not os.path.isabs(entry) else Path(entry.rstrip("/"))
+        if source.is_dir() and entry.endswith("/"):
+            shutil.copytree(source, scratch, symlinks=True, dirs_exist_ok=True)
+        elif source.is_dir():
+            shutil.copytree(source, scratch / source.name, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, scratch / source.name)
+
+
+def snapshot(scratch: Path) -> dict[str, float]:
+    """Modification times of the scratch dir's top-level files (after input transfer)."""
+    times: dict[str, float] = {}
+    for entry in os.scandir(scratch):
+        if entry.is_file(follow_symlinks=False):
+            times[entry.name] = entry.stat(follow_symlinks=False).st_mtime
+    return times
+
+
+def changed_files(scratch: Path, before: dict[str, float]) -> list[str]:
+    """Top-level files the job created or changed: HTCondor's default output list."""
+    names = []
+    for entry in os.scandir(scratch):
+        if entry.name in STARTER_FILES or not entry.is_file(follow_symlinks=False):
+            continue
+        if before.get(entry.name) != entry.stat(follow_symlinks=False).st_mtime:
+            names.append(entry.name)
+    return sorted(names)
+
+
+def transfer_output(scratch: Path, iwd: Path, entries: list[str]) -> list[str]:
+    """Copy outputs back into Iwd; returns the entries that did not exist in the job."""
+    missing = []
+    for entry in entries:
+        source = scratch / entry.rstrip("/")
+        if not os.path.lexists(source):
+            missing.append(entry)
+            continue
+        target = iwd / source.name
+        if source.is_dir() and not source.is_symlink():
+            _merge_dir(source, target)
+        else:
+            install_file(source, target)
+    return missing
+
+
+def _merge_dir(source: Path, target: Path) -> None:
+    target.mkdir(exist_ok=True)
+    shutil.copystat(source, target)
+    for entry in os.scandir(source):
+        child = Path(entry.path)
+        if entry.is_dir(follow_symlinks=False):
+            _merge_dir(child, target / entry.name)
+        else:
+            install_file(child, target / entry.name)
+
+
+def install_file(source: Path, target: Path) -> None:
+    """Copy one file (or symlink) to a temporary name next to `target`, then rename."""
+    temporary = target.with_name(f".{target.name}.transfer-{os.getpid()}")
+    try:
+        if source.is_symlink():
+            os.symlink(os.readlink(source), temporary)
+        else:
+            shutil.copy2(source, temporary)
+        os.replace(temporary, target)
+    finally:
+        if os.path.lexists(temporary):
+            os.unlink(temporary)
