@@ -1,0 +1,189 @@
+"""`condor_ssh_to_job [-auto-retry] [-ssh "ssh OPTIONS"] JOBID [CMD...]`.
+
+For a running job of the caller (root may use any job) it runs CMD as the job's
+owner in the job's environment and working dir, and/or forwards -L ports and unix
+sockets until killed or until the job leaves the queue. Failures print HTCondor's
+messages and exit 1; a forward that cannot listen with ExitOnForwardFailure=yes
+exits 255 with ssh's messages, as ssh itself does.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from . import netns
+from .config import PoolConfig, PoolLayout
+from .forward import Forwarder, ForwardFailure, connect_local
+from .records import JobRecord, load_record, read_json
+from .remove import may_manage
+from .ssh_options import Forward, SshOptionError, SshOptions, parse_ssh_command
+
+RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
+NOT_IN_QUEUE = "Unable to fetch job ad; is it still in the queue?"
+USAGE = "Usage: condor_ssh_to_job [-auto-retry] [-ssh \"ssh OPTIONS\"] <job-id> [command]"
+EXIT_SSH = 255
+
+
+class SshToJobError(Exception):
+    """A message for stderr and exit code 1."""
+
+
+def _parse_argv(argv: list[str]) -> tuple[bool, str, str, list[str]]:
+    """(auto_retry, ssh command, job id, remote command)."""
+    auto_retry, ssh_command = False, "ssh"
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        option = argv[index].lower().lstrip("-")
+        if option in ("auto-retry", "autoretry"):
+            auto_retry = True
+        elif option == "ssh" and index + 1 < len(argv):
+            ssh_command = argv[index + 1]
+            index += 1
+        elif option in ("x", "debug", "remove-on-interrupt"):
+            pass
+        else:
+            raise SshToJobError(f"unsupported option {argv[index]}; {USAGE}")
+        index += 1
+    if index >= len(argv):
+        raise SshToJobError(USAGE)
+    return auto_retry, ssh_command, argv[index], argv[index + 1 :]
+
+
+def _cluster(job_id: str) -> int:
+    cluster, _, proc = job_id.partition(".")
+    if not cluster.isdigit() or proc not in ("", "0"):
+        raise SshToJobError(f"Invalid job id {job_id}; {USAGE}")
+    return int(cluster)
+
+
+def _ready(job: JobRecord, config: PoolConfig) -> bool:
+    shadow = job.shadow
+    if job.status != 2 or shadow is None or not shadow.started_at:
+        return False
+    return time.time() - shadow.started_at >= config.ssh_ready_delay
+
+
+def wait_for_job(
+    layout: PoolLayout, config: PoolConfig, cluster: int, auto_retry: bool
+) -> JobRecord:
+    """The running, reachable job, or SshToJobError with HTCondor's message."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    while True:
+        job = load_record(layout, cluster)
+        if job is None:
+            raise SshToJobError(NOT_IN_QUEUE)
+        if not may_manage(job):
+            raise SshToJobError(
+                f"{me} is not authorized for access to the starter for job {cluster}.0"
+            )
+        if _ready(job, config):
+            return job
+        if not auto_retry:
+            raise SshToJobError(RETRY_HINT)
+        time.sleep(min(0.5, max(0.05, config.ssh_ready_delay / 5)))
+
+
+def _as_owner(uid: int) -> dict[str, object]:
+    """Popen arguments that switch to the job's owner when the caller is root."""
+    if os.getuid() != 0 or uid == 0:
+        return {}
+    account = pwd.getpwuid(uid)
+    return {"user": uid, "group": account.pw_gid, "extra_groups": os.getgrouplist(
+        account.pw_name, account.pw_gid)}
+
+
+def _shell(uid: int) -> str:
+    shell = pwd.getpwuid(uid).pw_shell or "/bin/sh"
+    return "/bin/sh" if shell.endswith(("nologin", "false")) else shell
+
+
+def run_command(job: JobRecord, command: list[str]) -> int:
+    """CMD through the owner's shell, in the job's environment and dir (like sshd)."""
+    saved = read_json(job.path / "environ.json")
+    uid = job.owner_uid
+    shell = _shell(uid)
+    argv = [shell, "-c", " ".join(command)] if command else [shell, "-l"]
+    if job.shadow and job.shadow.netns_pid:
+        argv = netns.enter_argv(job.shadow.netns_pid, argv)
+    process = subprocess.Popen(argv, cwd=saved["cwd"], env=saved["environment"], **_as_owner(uid))
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+    return code if code >= 0 else EXIT_SSH
+
+
+def _connector(job: JobRecord):
+    saved = read_json(job.path / "environ.json")
+
+    def connect(forward: Forward):
+        if job.shadow and job.shadow.netns_pid:
+            return netns.connect_inside(job.shadow.netns_pid, forward, saved["cwd"])
+        return connect_local(forward, saved["cwd"])
+
+    return connect
+
+
+def forward_until_gone(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
+    """Forward until SIGTERM/SIGINT/SIGHUP or until the job leaves the queue."""
+    forwarder = Forwarder(options, _connector(job))
+    stop = threading.Event()
+    caught: list[int] = []
+
+    def on_signal(signum: int, _frame: object) -> None:
+        caught.append(signum)
+        stop.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, on_signal)
+    try:
+        forwarder.start()
+    except ForwardFailure:
+        return EXIT_SSH
+    try:
+        while not stop.wait(0.25):
+            current = load_record(layout, job.cluster)
+            if current is None or current.status != 2:
+                print(f"Connection to {job.ad.get('RemoteHost', 'the job')} closed by remote host.",
+                      file=sys.stderr)
+                return EXIT_SSH
+    finally:
+        forwarder.close()
+    print(f"Killed by signal {caught[0]}.", file=sys.stderr)
+    return EXIT_SSH
+
+
+def ssh_to_job(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
+    """The condor_ssh_to_job command; returns its exit code."""
+    try:
+        auto_retry, ssh_command, job_id, command = _parse_argv(argv)
+        options = parse_ssh_command(ssh_command)
+        job = wait_for_job(layout, config, _cluster(job_id), auto_retry)
+    except (SshToJobError, SshOptionError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    if not Path(job.path / "environ.json").exists():
+        print(RETRY_HINT, file=sys.stderr)
+        return 1
+    if options.no_command:
+        return forward_until_gone(layout, job, options)
+    if options.forwards:
+        forwarder = Forwarder(options, _connector(job))
+        try:
+            forwarder.start()
+        except ForwardFailure:
+            return EXIT_SSH
+        try:
+            return run_command(job, command)
+        finally:
+            forwarder.close()
+    return run_command(job, command)
