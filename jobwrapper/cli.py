@@ -17,6 +17,7 @@ from jobwrapper.errors import JobwrapperError
 
 COMMANDS: dict[str, str] = {
     "env": "jobwrapper.cli_job:env_command",
+    "health": "jobwrapper.cli_health:health_command",
     "info": "jobwrapper.cli_job:info_command",
     "plan": "jobwrapper.cli_job:plan_command",
     "run": "jobwrapper.cli_job:run_command",
