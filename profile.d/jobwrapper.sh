@@ -1,0 +1,64 @@
+# jobwrapper: the HTCondor job's environment and login message, for sh-family
+# login shells (bash, dash, zsh). Install as /etc/profile.d/jobwrapper.sh in the
+# container image; docs/profile.d.md says how, and what zsh needs.
+#
+# This file is sourced, not run. It must never fail or end the login, also under
+# `set -e` and `set -u`, so every test is an `if`, every expansion has a default,
+# and its own variables (_jobwrapper_*) are unset at the end.
+#
+# Once the job's cache exists ($_CONDOR_SCRATCH_DIR/.jobwrapper/env.sh, written by
+# any jobwrapper command), it forks nothing: `.`, `[`, `read`, `printf` and
+# `command -v` are builtins in bash, dash and zsh. Only the first login of a job
+# without a cache starts jobwrapper, if it is installed.
+#
+# Markers (exported, so nested shells skip the work): JOBWRAPPER_LOGIN_ENV and
+# JOBWRAPPER_LOGIN_MESSAGE hold the scratch dir of the job they were done for.
+
+if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
+  if [ "${JOBWRAPPER_LOGIN_ENV-}" != "$_CONDOR_SCRATCH_DIR" ]; then
+    _jobwrapper_cache="$_CONDOR_SCRATCH_DIR/.jobwrapper/env.sh"
+    if [ -r "$_jobwrapper_cache" ]; then
+      . "$_jobwrapper_cache"
+      JOBWRAPPER_LOGIN_ENV=$_CONDOR_SCRATCH_DIR
+      export JOBWRAPPER_LOGIN_ENV
+    elif command -v jobwrapper >/dev/null 2>&1; then
+      # First login of this job: compute and cache (warnings go to stderr).
+      _jobwrapper_env=$(jobwrapper env --shell sh) || _jobwrapper_env=
+      if [ -n "$_jobwrapper_env" ]; then
+        eval "$_jobwrapper_env"
+        JOBWRAPPER_LOGIN_ENV=$_CONDOR_SCRATCH_DIR
+        export JOBWRAPPER_LOGIN_ENV
+      fi
+    fi
+  fi
+  case $- in
+    *i*)
+      _jobwrapper_message="${JOBWRAPPER_PRIVATE_DIR-}/message.txt"
+      if [ "${JOBWRAPPER_LOGIN_MESSAGE-}" != "$_CONDOR_SCRATCH_DIR" ] \
+          && [ -n "${JOBWRAPPER_PRIVATE_DIR-}" ] && [ -r "$_jobwrapper_message" ]; then
+        while IFS= read -r _jobwrapper_line || [ -n "$_jobwrapper_line" ]; do
+          printf '%s\n' "$_jobwrapper_line"
+        done < "$_jobwrapper_message"
+        JOBWRAPPER_LOGIN_MESSAGE=$_CONDOR_SCRATCH_DIR
+        export JOBWRAPPER_LOGIN_MESSAGE
+      fi
+      # The label is already a plain name (context.py); checked again here because
+      # bash and zsh may expand $(...) in a prompt.
+      _jobwrapper_label=${JOBWRAPPER_CONTAINER-}
+      case $_jobwrapper_label in
+        '' | *[!A-Za-z0-9._+-]*) ;;
+        *)
+          if [ -n "${BASH_VERSION-}" ]; then
+            PS1='\u@\h('"$_jobwrapper_label"') \w \$ '
+          elif [ -n "${ZSH_VERSION-}" ]; then
+            PROMPT='%n@%m('"$_jobwrapper_label"') %~ %(!.#.$) '
+          else
+            PS1="($_jobwrapper_label) \$ "
+          fi
+          ;;
+      esac
+      ;;
+  esac
+  unset _jobwrapper_cache _jobwrapper_env _jobwrapper_message _jobwrapper_line \
+    _jobwrapper_label
+fi
