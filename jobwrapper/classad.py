@@ -20,9 +20,10 @@ from typing import Any, Callable, Optional, Union
 MAX_AD_BYTES = 16 * 1024 * 1024  # a real ad is a few kB; anything this big is not an ad
 
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.]*\Z")
-_INTEGER = re.compile(r"[+-]?\d+\Z")
-_REAL = re.compile(r"[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?\Z")
-_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "b": "\b", "f": "\f"}
+# Numbers as HTCondor writes them; anything else numeric-looking (``+4``, ``1_000``,
+# ``0x10``, ``007``) is left to be an expression, whichever parser is used.
+_INTEGER = re.compile(r"-?(0|[1-9]\d*)\Z")
+_REAL = re.compile(r"-?(\d+\.\d+|\.\d+)([eE][+-]?\d+)?\Z|-?\d+[eE][+-]?\d+\Z")
 
 
 @dataclass(frozen=True)
@@ -67,23 +68,31 @@ class AdFileError(Exception):
     """The file cannot be read as an ad at all (missing, unreadable, binary)."""
 
 
-def parse_string_literal(text: str) -> Optional[str]:
-    """Decode a complete ClassAd string literal ``"..."``; None if ``text`` is not one."""
-    if len(text) < 2 or text[0] != '"':
-        return None
-    out: list[str] = []
-    index = 1
-    while index < len(text):
+def _string_end(text: str) -> int:
+    """Index of the quote closing the string that opens ``text``; -1 if it never closes.
+
+    Old ClassAd syntax, as HTCondor writes it: a backslash is an ordinary character,
+    except that ``\\"`` stands for a quote, unless that quote is the last character
+    (then it closes the string: ``"C:\\"`` is ``C:\\``).
+    """
+    index, last = 1, len(text) - 1
+    while index <= last:
         char = text[index]
-        if char == "\\" and index + 1 < len(text):
-            out.append(_ESCAPES.get(text[index + 1], text[index + 1]))
+        if char == "\\" and index < last - 1 and text[index + 1] == '"':
             index += 2
             continue
         if char == '"':
-            return "".join(out) if index == len(text) - 1 else None
-        out.append(char)
+            return index
         index += 1
-    return None  # unterminated, e.g. a truncated file
+    return -1
+
+
+def parse_string_literal(text: str) -> Optional[str]:
+    """Decode a complete old-syntax string literal ``"..."``; None if ``text`` is not one."""
+    if len(text) < 2 or text[0] != '"' or _string_end(text) != len(text) - 1:
+        return None
+    # Inside the quotes every backslash-quote is an escaped quote (the closing one is cut off).
+    return text[1:-1].replace('\\"', '"')
 
 
 def parse_literal(text: str) -> Value:
@@ -129,26 +138,60 @@ def _classad_value_parser() -> Optional[Callable[[str, str], Value]]:
             raise ValueError(str(error)) from error
         if isinstance(value, module.Value):  # an int enum: test it before int
             return None if value == module.Value.Undefined else Expression(text)
-        if isinstance(value, (bool, int, float, str)):
-            return value
+        # The bindings read a literal from the start of the text and ignore the rest
+        # ("1;2" is 1, "1_000" is 1) and wrap huge integers: a value counts only if the
+        # whole text is that literal.
+        if isinstance(value, bool):
+            return value if text.lower() in ("true", "false") else Expression(text)
+        if isinstance(value, int):
+            return int(text) if _INTEGER.match(text) else Expression(text)
+        if isinstance(value, float):
+            return value if _REAL.match(text) else Expression(text)
+        if isinstance(value, str):
+            return value if parse_string_literal(text) is not None else Expression(text)
         return Expression(text)  # expressions, errors, lists and nested ads
 
     return parse
 
 
-def _unterminated(text: str) -> bool:
-    return text.startswith('"') and parse_string_literal(text) is None
+def _string_continuation(lines: list[str], start: int) -> tuple[str, int]:
+    """The rest of a string value that spans lines (HTCondor writes newlines raw).
+
+    Returns the text that follows the first line (starting with a newline) and the
+    number of lines it took; ("", 0) if no later line closes the string cleanly.
+    """
+    parts: list[str] = []
+    for offset, line in enumerate(lines[start:]):
+        closing = line.rstrip()
+        end = _string_end('"' + closing)  # the leading quote puts us inside the string
+        if end == -1:
+            parts.append(line)
+            continue
+        if end == len(closing):  # the closing quote ends the line
+            return "\n" + "\n".join([*parts, closing]), offset + 1
+        return "", 0  # something after the quote: not a value HTCondor wrote
+    return "", 0  # the file ends inside the string: truncated
+
+
+def _summarise(warnings: list[str]) -> list[str]:
+    """At most one warning per file, so a garbage file does not flood the terminal."""
+    if len(warnings) <= 1:
+        return warnings
+    return [f"{warnings[0]}; {len(warnings) - 1} more bad line(s) in this file are ignored too"]
 
 
 def parse_ad_text(
     text: str, source: str, use_classad_module: bool = True
 ) -> tuple[Ad, list[str]]:
-    """Parse an ad's text; returns the ad and one warning per skipped line."""
+    """Parse an ad's text; returns the ad and at most one warning about skipped lines."""
     module_parser = _classad_value_parser() if use_classad_module else None
     ad = Ad(source=source)
     warnings: list[str] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    lines = text.split("\n")  # not splitlines(): \x1c, \x85 and friends are string content
+    index = 0
+    while index < len(lines):
+        number, line = index + 1, lines[index].strip()
+        index += 1
         if not line or line.startswith(("#", "//")):
             continue
         name, sep, rest = line.partition("=")
@@ -159,18 +202,26 @@ def parse_ad_text(
                 "(check that the file is a ClassAd in the old syntax)"
             )
             continue
-        if not rest or _unterminated(rest):
-            warnings.append(
-                f"{source}:{number}: {name} has no complete value (truncated file?); "
-                "it is treated as missing"
-            )
+        if rest.startswith('"') and _string_end(rest) == -1:
+            more, used = _string_continuation(lines, index)
+            if not used:
+                warnings.append(
+                    f"{source}:{number}: {name} has no complete value (truncated file?); "
+                    "it is treated as missing"
+                )
+                continue
+            index += used
+            ad.set(name, parse_literal(rest + more))  # the bindings cannot read raw newlines
+            continue
+        if not rest:
+            warnings.append(f"{source}:{number}: {name} has no value; it is treated as missing")
             continue
         try:
             value = module_parser(name, rest) if module_parser else parse_literal(rest)
         except ValueError:
             value = Expression(rest)
         ad.set(name, value)
-    return ad, warnings
+    return ad, _summarise(warnings)
 
 
 def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[str]]:
@@ -193,7 +244,10 @@ def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[s
     text = data.decode("utf-8", errors="replace")
     if not text.strip():
         raise AdFileError(f"{path}: the file is empty")
-    return parse_ad_text(text, path, use_classad_module)
+    ad, warnings = parse_ad_text(text, path, use_classad_module)
+    if not len(ad):
+        raise AdFileError(f"{path}: no 'Name = value' line, not a ClassAd")
+    return ad, warnings
 
 
 def parse_environment(value: str) -> dict[str, str]:

@@ -33,6 +33,7 @@ LIMITS = {
     "gpus": 10_000,
     "runtime": 10 * 366 * 24 * 3600,  # s
 }
+HOST_SOURCE = "CPU affinity and cgroup"  # Resources.sources["cores"] outside the ads
 HIDDEN_GPU = "10000"  # what HTCondor puts in CUDA_VISIBLE_DEVICES when no GPU is assigned
 _SAFE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
 _SAFE_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z", re.IGNORECASE)
@@ -95,11 +96,19 @@ class _Reader:
     def _where(self, ad: Ad, name: str) -> str:
         return f"{ad.source or 'ad'}: {name}"
 
-    def number(self, ad: Ad, name: str, limit: int, allow_zero: bool = False) -> Optional[int]:
-        """A whole number from ``ad``, or None (with a warning if it was there but bad)."""
+    def number(self, ad: Ad, name: str, limit: int, allow_zero: bool = False,
+               quiet_expression: bool = False) -> Optional[int]:
+        """A whole number from ``ad``, or None (with a warning if it was there but bad).
+
+        ``quiet_expression``: an expression counts as missing without a warning. Used
+        for values only shown in the message: HTCondor itself writes some Request*
+        attributes as expressions, and the slot's own values are already known.
+        """
         if name not in ad:
             return None
         value: Value = ad.get(name)
+        if quiet_expression and isinstance(value, Expression):
+            return None
         problem = _number_problem(value, limit, allow_zero)
         if problem is None:
             return int(value)  # type: ignore[arg-type]
@@ -124,6 +133,18 @@ class _Reader:
             if value is not None:
                 return value, f"{'machine' if ad is self.machine_ad else 'job'} ad {name}"
         return None, ""
+
+
+    def nothing_usable(self, names: tuple[str, ...], fallback: str) -> None:
+        """Warn when a chain found nothing although the job ad was read.
+
+        Not when the job ad could not be read, nor when an attribute was there but
+        bad: those were reported already, and one problem gets one line.
+        """
+        present = any(name in ad for name in names for ad in (self.job_ad, self.machine_ad))
+        if len(self.job_ad) and not present:
+            self.warnings.append(f"{self.job_ad.source}: no usable {'/'.join(names)} "
+                                 f"in the job or machine ad; {fallback}")
 
 
 def _number_problem(value: Value, limit: int, allow_zero: bool) -> Optional[str]:
@@ -155,29 +176,42 @@ def container_label(container_os: Optional[str]) -> Optional[str]:
 
 
 def read_host_limits(proc_root: str = "/proc", cgroup_root: str = "/sys/fs/cgroup") -> HostLimits:
-    """Cores from CPU affinity and the cgroup CPU quota; memory from the cgroup limit."""
+    """Cores from CPU affinity and the cgroup CPU quota; memory from the cgroup limit.
+
+    cgroup v2 only: the limits of this process's cgroup and of every parent up to
+    ``cgroup_root`` count, the smallest wins (a job's cgroup may sit inside a slot's).
+    """
     try:
         cores = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         cores = os.cpu_count() or 1
-    group = _cgroup_dir(proc_root, cgroup_root)
-    quota = _read_first_line(os.path.join(group, "cpu.max")) if group else None
-    if quota:
-        limit, _, period = quota.partition(" ")
+    memory_mb = None
+    for group in _cgroup_chain(proc_root, cgroup_root):
+        quota = _read_first_line(os.path.join(group, "cpu.max"))
+        limit, _, period = (quota or "").partition(" ")
         if limit.isdigit() and period.strip().isdigit() and int(period) > 0:
             cores = max(1, min(cores, math.ceil(int(limit) / int(period))))
-    memory_mb = None
-    memory_max = _read_first_line(os.path.join(group, "memory.max")) if group else None
-    if memory_max and memory_max.isdigit():
-        memory_mb = int(memory_max) // (1024 * 1024)
+        memory_max = _read_first_line(os.path.join(group, "memory.max"))
+        if memory_max and memory_max.isdigit():
+            group_mb = max(1, int(memory_max) // (1024 * 1024))
+            memory_mb = group_mb if memory_mb is None else min(memory_mb, group_mb)
     return HostLimits(cores=cores, memory_mb=memory_mb)
 
 
-def _cgroup_dir(proc_root: str, cgroup_root: str) -> Optional[str]:
-    line = _read_first_line(os.path.join(proc_root, "self", "cgroup"))
-    if not line or not line.startswith("0::"):
-        return None  # cgroup v1 or unknown: no limits from here
-    return os.path.join(cgroup_root, line[3:].lstrip("/"))
+def _cgroup_chain(proc_root: str, cgroup_root: str) -> list[str]:
+    """This process's cgroup v2 directory and its parents, innermost first."""
+    try:
+        with open(os.path.join(proc_root, "self", "cgroup"), encoding="utf-8",
+                  errors="replace") as handle:
+            lines = handle.read(65536).splitlines()
+    except OSError:
+        return []
+    # cgroup v2 is the "0::" line; on hybrid hosts it comes after the v1 lines.
+    paths = [line[3:] for line in lines if line.startswith("0::")]
+    if not paths:
+        return []
+    parts = [part for part in paths[0].split("/") if part and part not in (".", "..")]
+    return [os.path.join(cgroup_root, *parts[:depth]) for depth in range(len(parts), -1, -1)]
 
 
 def _read_first_line(path: str) -> Optional[str]:
@@ -221,9 +255,18 @@ def read_resources(job_ad: Ad, machine_ad: Ad, host: HostLimits, config: SiteCon
     runtime, runtime_src = read.first(
         [(j, name) for name in config.get("job", "runtime_limit_attributes")], LIMITS["runtime"])
     if cores is None:
-        cores, cores_src = host.cores, "CPU affinity and cgroup"
+        cores, cores_src = host.cores, HOST_SOURCE
+        read.nothing_usable(("Cpus", "CpusProvisioned", "RequestCpus"),
+                            f"using CPU affinity and cgroup: {cores} core(s)")
     if memory is None and host.memory_mb:
         memory, memory_src = host.memory_mb, "cgroup memory limit"
+        read.nothing_usable(("Memory", "MemoryProvisioned", "RequestMemory"),
+                            f"using the cgroup memory limit: {memory} MB")
+    elif memory is None:
+        read.nothing_usable(("Memory", "MemoryProvisioned", "RequestMemory"),
+                            "MEM_LIMIT is not set")
+    if disk is None:
+        read.nothing_usable(("Disk", "DiskProvisioned", "RequestDisk"), "disk space is unknown")
     gpu_ids = _gpu_ids(read, machine_ad, environ)
     resources = Resources(
         cores=cores,
@@ -231,10 +274,12 @@ def read_resources(job_ad: Ad, machine_ad: Ad, host: HostLimits, config: SiteCon
         disk_kb=disk,
         gpus=gpus if gpus is not None else len(gpu_ids),
         gpu_ids=gpu_ids,
-        requested_cores=read.number(j, "RequestCpus", LIMITS["cores"]),
-        requested_memory_mb=read.number(j, "RequestMemory", LIMITS["memory"]),
-        requested_disk_kb=read.number(j, "RequestDisk", LIMITS["disk"]),
-        requested_gpus=read.number(j, "RequestGPUs", LIMITS["gpus"], allow_zero=True),
+        requested_cores=read.number(j, "RequestCpus", LIMITS["cores"], quiet_expression=True),
+        requested_memory_mb=read.number(j, "RequestMemory", LIMITS["memory"],
+                                        quiet_expression=True),
+        requested_disk_kb=read.number(j, "RequestDisk", LIMITS["disk"], quiet_expression=True),
+        requested_gpus=read.number(j, "RequestGPUs", LIMITS["gpus"], allow_zero=True,
+                                   quiet_expression=True),
         runtime_limit_s=runtime,
         sources={"cores": cores_src, "memory": memory_src, "disk": disk_src, "gpus": gpus_src,
                  "runtime": runtime_src},
@@ -274,9 +319,11 @@ def read_context(environ: Mapping[str, str], config: SiteConfig,
     environment_name = _environment_name(read, job_ad, config, warnings)
     cluster = read.number(job_ad, "ClusterId", 1 << 62, allow_zero=True)
     proc = read.number(job_ad, "ProcId", 1 << 62, allow_zero=True)
-    owner = read.string(job_ad, "OsUser") or read.string(job_ad, "Owner")
+    owner_attribute = "OsUser" if read.string(job_ad, "OsUser") else "Owner"
+    owner = read.string(job_ad, owner_attribute)
     if owner is not None and not _SAFE_USER.match(owner):
-        warnings.append(f"{job_ad.source}: OsUser/Owner is not a user name; it is ignored")
+        warnings.append(f"{job_ad.source}: {owner_attribute} is not a user name "
+                        f"({_short(repr(owner))}); USER and LOGNAME are left as they are")
         owner = None
     user_env_text = read.string(job_ad, "Environment") or ""
     warnings.extend(read.warnings)

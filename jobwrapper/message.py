@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import Optional
 
-from jobwrapper.context import JobContext, Resources
+from jobwrapper.context import HOST_SOURCE, JobContext, Resources
 
 
 def _amounts(cores: Optional[int], memory_mb: Optional[int], disk_kb: Optional[int]) -> str:
@@ -30,11 +30,19 @@ def format_duration(seconds: int) -> str:
     return " ".join(part for part in parts if part) or "0 s"
 
 
+def _host_amounts(res: Resources) -> str:
+    memory = f", {res.memory_mb} MB RAM" if res.memory_mb else ""
+    return f"{res.cores} core(s){memory}"
+
+
 def resource_lines(res: Resources) -> list[str]:
     """The request, and the slot's provision when it differs."""
     requested = (res.requested_cores, res.requested_memory_mb, res.requested_disk_kb)
     provided = (res.cores, res.memory_mb, res.disk_kb)
     if requested == (None, None, None):
+        if res.sources.get("cores") == HOST_SOURCE:
+            return ["The job's ads name no resources (see the warnings); "
+                    f"using this machine's limits: {_host_amounts(res)}."]
         return [f"Your job has {_amounts(*provided)}."]
     lines = [f"You requested {_amounts(*requested)}."]
     if provided != requested:
@@ -46,9 +54,8 @@ def login_message(context: JobContext, now: Optional[float] = None) -> str:
     """The message printed at login and by ``jobwrapper info``."""
     res = context.resources
     if not context.in_job:
-        memory = f", {res.memory_mb} MB RAM" if res.memory_mb else ""
         return (f"No HTCondor job found (_CONDOR_JOB_AD is not set); "
-                f"using this machine's limits: {res.cores} core(s){memory}.")
+                f"using this machine's limits: {_host_amounts(res)}.")
     lines = resource_lines(res)
     if res.gpus or res.requested_gpus:
         ids = f" ({', '.join(res.gpu_ids)})" if res.gpu_ids else ""
