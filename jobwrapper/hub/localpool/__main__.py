@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         command = commands.add_parser(name, help=text)
         if name == "install-bin":
             command.add_argument("bin_dir", metavar="DIR")
+            command.add_argument("--python", help="the shims' interpreter (default: this one "
+                                 "if every user can run it, else /usr/bin/python3)")
         command.add_argument("--pool-dir", help="the pool dir (default $JOBWRAPPER_LOCALPOOL_DIR)")
         if name in ("init", "install-bin"):
             command.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
@@ -56,7 +58,7 @@ def main(argv: list[str]) -> int:
         if arguments.command in ("init", "install-bin"):
             init_pool(layout, _settings(arguments.set))
         if arguments.command == "install-bin":
-            for path in install_bin(Path(arguments.bin_dir), layout.root):
+            for path in install_bin(Path(arguments.bin_dir), layout.root, arguments.python):
                 print(path)
         elif arguments.command == "status":
             print("\n".join(status_lines(layout)))

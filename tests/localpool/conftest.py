@@ -1,0 +1,72 @@
+"""Fixtures for the local pool: a fresh pool per test, test users."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from jobwrapper.hub.localpool.admin import init_pool, shutdown
+from jobwrapper.hub.localpool.config import PoolLayout
+from jobwrapper.hub.localpool.install import install_bin
+
+from .helpers import ALICE, BOB, FAST, Pool
+
+
+@pytest.fixture
+def make_pool() -> Callable[..., Pool]:
+    """A factory for pools in a world-readable temp dir; all are shut down afterwards."""
+    pools: list[Pool] = []
+
+    def make(**settings: object) -> Pool:
+        root = Path(tempfile.mkdtemp(prefix="jwlp-"))
+        os.chmod(root, 0o755)
+        layout = PoolLayout(root / "pool")
+        merged = {**FAST, **{key: str(value) for key, value in settings.items()}}
+        init_pool(layout, merged)
+        install_bin(root / "bin", layout.root)
+        pool = Pool(root=root, bin=root / "bin")
+        pools.append(pool)
+        return pool
+
+    yield make
+    for pool in pools:
+        shutdown(pool.layout, purge=True)
+        shutil.rmtree(pool.root, ignore_errors=True)
+
+
+@pytest.fixture
+def pool(make_pool: Callable[..., Pool]) -> Pool:
+    """A pool with small delays (see FAST)."""
+    return make_pool()
+
+
+@pytest.fixture(scope="session")
+def users() -> tuple[str, str]:
+    """Two local test users (created if missing); the tests that need them need root."""
+    if os.getuid() != 0:
+        pytest.skip("needs root to create test users and run jobs as them")
+    for name in (ALICE, BOB):
+        try:
+            pwd.getpwnam(name)
+        except KeyError:
+            subprocess.run(
+                ["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name], check=True
+            )
+    return ALICE, BOB
+
+
+@pytest.fixture
+def submit_dir(pool: Pool) -> Path:
+    """A submit dir owned by root."""
+    path = pool.root / "submit-root"
+    path.mkdir()
+    return path
+
+

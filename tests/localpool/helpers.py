@@ -1,0 +1,126 @@
+"""Helpers for the local pool tests: a Pool handle, polling, users and job descriptions."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from jobwrapper.hub.localpool.config import PoolLayout
+from jobwrapper.hub.localpool.install import shim_interpreter
+
+ALICE = "jwtest-alice"
+BOB = "jwtest-bob"
+FAST = {
+    "idle_delay": "0.1",
+    "ssh_ready_delay": "0.3",
+    "vacate_grace": "3",
+    "leave_queue_delay": "0.3",
+    "periodic_interval": "0.1",
+}
+# The jobs' interpreter: one every test user can run (the venv may live in /root).
+PYTHON = shim_interpreter()
+RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
+    """Poll until `predicate()` is truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+@dataclasses.dataclass
+class Pool:
+    """One emulated pool with its shims; `run` calls a tool as root or as a user."""
+
+    root: Path
+    bin: Path
+
+    @property
+    def layout(self) -> PoolLayout:
+        return PoolLayout(self.root / "pool")
+
+    def argv(self, tool: str, *args: str, user: str | None = None) -> list[str]:
+        command = [str(self.bin / tool), *args]
+        return [RUNUSER, "-u", user, "--", *command] if user else command
+
+    def run(
+        self, tool: str, *args: str, user: str | None = None, stdin: str | None = None,
+        cwd: Path | None = None, env: dict[str, str] | None = None, timeout: float = 30,
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            self.argv(tool, *args, user=user), input=stdin, capture_output=True, text=True,
+            cwd=cwd, env=env, timeout=timeout, check=False,
+        )
+
+    def submit(self, description: str, cwd: Path, user: str | None = None) -> int:
+        result = self.run("condor_submit", stdin=description, cwd=cwd, user=user)
+        assert result.returncode == 0, result.stderr
+        return int(result.stdout.strip().rsplit(" ", 1)[1].rstrip("."))
+
+    def status(self, cluster: int) -> str:
+        return self.run("condor_q", str(cluster), "-af", "JobStatus").stdout.strip()
+
+    def wait_status(self, cluster: int, status: str, timeout: float = 15.0) -> None:
+        wait_for(lambda: self.status(cluster) == status, timeout, f"JobStatus {status!r}")
+
+    def in_queue(self, cluster: int) -> bool:
+        return bool(self.status(cluster))
+
+    def scratch_dir(self, cluster: int) -> Path:
+        info = json.loads((self.layout.record(cluster) / "shadow.json").read_text())
+        return Path(info["scratch_dir"])
+
+
+def user_dir(pool: Pool, user: str) -> Path:
+    """A submit dir owned by `user`."""
+    path = pool.root / f"submit-{user}"
+    path.mkdir(exist_ok=True)
+    account = pwd.getpwnam(user)
+    os.chown(path, account.pw_uid, account.pw_gid)
+    return path
+
+
+def sleeper(seconds: float = 60, extra: str = "") -> str:
+    """A submit description of a job that sleeps, with file transfer."""
+    return (
+        f"executable = {PYTHON}\n"
+        f"arguments = \"-c 'import time; time.sleep({seconds})'\"\n"
+        "should_transfer_files = YES\n"
+        f"{extra}\nqueue\n"
+    )
+
+
+def parse_old_ad(text: str) -> object:
+    """Parse an old-syntax ClassAd with HTCondor's own parser (classad, or classad2 in 25)."""
+    try:
+        import classad  # type: ignore[import-not-found]
+
+        return classad.parseOne(text, classad.Parser.Old)
+    except ImportError:
+        import classad2
+
+        return classad2.parseOne(text, classad2.ParserType.Old)
+
+
+def batchspawner_query(job_id: int) -> list[str]:
+    """batchspawner 1.3.0's CondorSpawner query, split as its shell would split it."""
+    import shlex
+
+    from batchspawner.batchspawner import CondorSpawner
+
+    command = CondorSpawner.batch_query_cmd.default_value.format(job_id=job_id)
+    return shlex.split(command)

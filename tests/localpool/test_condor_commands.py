@@ -1,0 +1,150 @@
+"""condor_submit, condor_q and condor_rm: output formats and exit codes, as HTCondor's."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from .helpers import PYTHON, Pool, batchspawner_query, parse_old_ad, sleeper, user_dir, wait_for
+
+
+def test_submit_prints_submitting_then_the_cluster_and_exits_0(pool: Pool, submit_dir: Path):
+    (submit_dir / "job.sub").write_text(sleeper(0.1))
+    result = pool.run("condor_submit", "job.sub", cwd=submit_dir)
+    assert result.returncode == 0
+    assert re.fullmatch(r"Submitting job\(s\)\.\n1 job\(s\) submitted to cluster \d+\.\n",
+                        result.stdout)
+
+
+def test_submit_reads_the_description_from_stdin_like_batchspawner(pool: Pool, submit_dir: Path):
+    result = pool.run("condor_submit", stdin=sleeper(0.1), cwd=submit_dir)
+    assert result.returncode == 0
+    assert re.search(r".*submitted to cluster ([0-9]+)", result.stdout)
+
+
+def test_cluster_ids_count_up(pool: Pool, submit_dir: Path):
+    first = pool.submit(sleeper(0.1), submit_dir)
+    assert pool.submit(sleeper(0.1), submit_dir) == first + 1
+
+
+def test_bad_submit_file_prints_one_error_line_and_exits_1(pool: Pool, submit_dir: Path):
+    result = pool.run("condor_submit", stdin="executable = /no/such\nqueue\n", cwd=submit_dir)
+    assert result.returncode == 1
+    assert result.stderr == "ERROR: Executable file /no/such does not exist\n"
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_missing_submit_file_is_one_error_line(pool: Pool, submit_dir: Path):
+    result = pool.run("condor_submit", "nothere.sub", cwd=submit_dir)
+    assert result.returncode == 1
+    assert result.stderr.startswith("ERROR: Can't open file nothere.sub")
+    assert result.stderr.count("\n") == 1
+
+
+def test_batchspawner_query_shows_1_while_idle(make_pool, tmp_path: Path):
+    pool = make_pool(idle_delay=60)
+    submit_dir = pool.root / "s"
+    submit_dir.mkdir()
+    cluster = pool.submit(sleeper(), submit_dir)
+    result = pool.run(*batchspawner_query(cluster)[0:1], *batchspawner_query(cluster)[1:])
+    assert (result.returncode, result.stdout) == (0, "1, \n")
+
+
+def test_batchspawner_query_shows_2_and_the_slot_while_running(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(), submit_dir)
+    pool.wait_status(cluster, "2")
+    result = pool.run(*batchspawner_query(cluster))
+    assert result.returncode == 0
+    assert re.fullmatch(r"2, slot1_\d+@\S+\n", result.stdout)
+    assert re.match(r"^\w*, .*@([^ ]*)", result.stdout)  # batchspawner's state_exechost_re
+
+
+def test_condor_q_prints_nothing_and_exits_0_once_the_job_left_the_queue(
+    pool: Pool, submit_dir: Path
+):
+    cluster = pool.submit(sleeper(0), submit_dir)
+    wait_for(lambda: not pool.in_queue(cluster), what="the job to leave the queue")
+    result = pool.run(*batchspawner_query(cluster))
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_condor_q_format_accepts_printf_conversions_and_escapes(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(extra="request_cpus = 2"), submit_dir)
+    result = pool.run("condor_q", str(cluster), "-format", "%d|", "RequestCpus",
+                      "-format", "%s\\n", "Cmd", "-format", "%s", "NoSuchAttr")
+    assert result.stdout == f"2|{PYTHON}\n"
+
+
+def test_condor_q_af_prints_undefined_for_missing_attributes(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(), submit_dir)
+    result = pool.run("condor_q", str(cluster), "-af", "ClusterId", "NoSuchAttr")
+    assert result.stdout == f"{cluster} undefined\n"
+
+
+def test_condor_q_long_prints_an_ad_htcondor_can_parse(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(extra='+ContainerOS = "Rocky9"'), submit_dir)
+    result = pool.run("condor_q", "-l", str(cluster))
+    ad = parse_old_ad(result.stdout)
+    assert ad["ClusterId"] == cluster
+    assert ad["ContainerOS"] == "Rocky9"
+    assert ad["Cmd"] == PYTHON
+
+
+def test_every_user_can_read_every_jobs_environment_including_getenv_secrets(
+    pool: Pool, users: tuple[str, str]
+):
+    alice, bob = users
+    description = sleeper(extra="getenv = True")
+    env = {"JUPYTERHUB_API_TOKEN": "alices-secret", "PATH": "/usr/bin:/bin"}
+    result = pool.run("condor_submit", stdin=description, cwd=user_dir(pool, alice),
+                      user=alice, env=env)
+    cluster = int(result.stdout.split()[-1].rstrip("."))
+    seen_by_bob = pool.run("condor_q", "-all", str(cluster), "-af", "Environment", user=bob)
+    assert "JUPYTERHUB_API_TOKEN=alices-secret" in seen_by_bob.stdout
+
+
+def test_condor_rm_marks_the_cluster_for_removal_and_exits_0(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(), submit_dir)
+    result = pool.run("condor_rm", str(cluster))
+    assert (result.returncode, result.stdout) == (
+        0, f"All jobs in cluster {cluster} have been marked for removal\n")
+
+
+def test_condor_rm_of_an_unknown_cluster_fails_with_exit_1(pool: Pool):
+    result = pool.run("condor_rm", "4242")
+    assert result.returncode == 1
+    assert result.stderr == "Couldn't find/remove all jobs in cluster 4242\n"
+
+
+def test_a_removed_job_shows_status_3_until_it_is_gone(make_pool):
+    pool = make_pool(leave_queue_delay=2)
+    submit_dir = pool.root / "s"
+    submit_dir.mkdir()
+    cluster = pool.submit(sleeper(), submit_dir)
+    pool.wait_status(cluster, "2")
+    pool.run("condor_rm", str(cluster))
+    assert pool.run(*batchspawner_query(cluster)).stdout.startswith("3, ")
+    wait_for(lambda: not pool.in_queue(cluster), what="the removed job to leave")
+
+
+def test_only_the_owner_may_remove_a_job(pool: Pool, users: tuple[str, str]):
+    alice, bob = users
+    cluster = pool.submit(sleeper(), user_dir(pool, alice), user=alice)
+    result = pool.run("condor_rm", str(cluster), user=bob)
+    assert result.returncode == 1
+    assert result.stderr == f"Couldn't find/remove all jobs in cluster {cluster}\n"
+    assert pool.status(cluster) in ("1", "2")
+    assert pool.run("condor_rm", str(cluster), user=alice).returncode == 0
+
+
+def test_jobs_stay_idle_while_the_slot_is_full(make_pool):
+    pool = make_pool(slot_cpus=2)
+    submit_dir = pool.root / "s"
+    submit_dir.mkdir()
+    first = pool.submit(sleeper(extra="request_cpus = 2"), submit_dir)
+    pool.wait_status(first, "2")
+    second = pool.submit(sleeper(extra="request_cpus = 1"), submit_dir)
+    wait_for(lambda: pool.layout.record(second).joinpath("shadow.json").exists())
+    assert pool.status(second) == "1"
+    pool.run("condor_rm", str(first))
+    pool.wait_status(second, "2")
