@@ -1,0 +1,119 @@
+"""Jupyter-server extension: serve on the socket jobwrapper bound, report its port.
+
+batchspawner's ``batchspawner-singleuser`` binds a port, closes it, reports it and
+lets the server bind it again; anything can take the port in between. jupyter-server
+itself does the same with ``--port=0``. jobwrapper instead binds and listens before
+it execs the server and leaves the listening socket open across ``exec``; its file
+descriptor is named by ``JOBWRAPPER_LISTEN_FD``. This extension hands that socket to
+the server's HTTPServer (no second bind, so no race and no silent port change) and,
+once the server is serving it, POSTs ``{"port": N}`` to
+``$JUPYTERHUB_API_URL/batchspawner`` when ``JOBWRAPPER_HUB_REPORT=1``.
+
+A report that fails (hub down, HTTP error, timeout) is an error: one line on stderr
+and the server exits with code 6, so the hub sees a failed spawn, not silence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from typing import Any
+
+LISTEN_FD = "JOBWRAPPER_LISTEN_FD"
+REPORT = "JOBWRAPPER_HUB_REPORT"
+REPORT_TIMEOUT = "JOBWRAPPER_REPORT_TIMEOUT"
+EXIT_SERVER = 6  # jobwrapper.errors.EXIT_SERVER, without importing click here
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    return [{"module": "jobwrapper.hubreport"}]
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"jobwrapper: {message}\n")
+    sys.stderr.flush()
+    os._exit(EXIT_SERVER)  # nothing has started yet that would need a clean stop
+
+
+def adopt_socket(fd_text: str) -> socket.socket:
+    """The listening socket jobwrapper left open across exec."""
+    try:
+        sock = socket.socket(fileno=int(fd_text))
+        sock.getsockname()
+    except (ValueError, OSError) as error:
+        raise RuntimeError(f"{LISTEN_FD}={fd_text!r} is not an open socket ({error})") from None
+    sock.set_inheritable(False)  # kernels and terminals must not hold it
+    sock.setblocking(False)
+    return sock
+
+
+def report_url(environ: dict[str, str]) -> str:
+    """Where the port is reported: batchspawner's API handler on the hub."""
+    return environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner"
+
+
+async def report_port(port: int, environ: dict[str, str], timeout: float) -> None:
+    """POST ``{"port": port}`` to the hub; raises RuntimeError with a one-line reason."""
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+
+    url = report_url(environ)
+    ssl: dict[str, Any] = {}
+    if environ.get("JUPYTERHUB_SSL_CERTFILE") and environ.get("JUPYTERHUB_SSL_KEYFILE"):
+        ssl = {"client_cert": environ["JUPYTERHUB_SSL_CERTFILE"],
+               "client_key": environ["JUPYTERHUB_SSL_KEYFILE"],
+               "ca_certs": environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None}
+    request = HTTPRequest(
+        url, method="POST", body=json.dumps({"port": port}),
+        headers={"Authorization": f"token {environ.get('JUPYTERHUB_API_TOKEN', '')}",
+                 "Content-Type": "application/json"},
+        connect_timeout=timeout, request_timeout=timeout, **ssl)
+    try:
+        await AsyncHTTPClient().fetch(request)
+    except HTTPClientError as error:
+        if error.code == 599:
+            raise RuntimeError(f"no answer from the hub at {url} within {timeout:g} s "
+                               "(server.report_timeout)") from None
+        raise RuntimeError(f"the hub at {url} refused the port: HTTP {error.code} "
+                           f"{error.message or ''}".rstrip()) from None
+    except OSError as error:
+        raise RuntimeError(f"cannot reach the hub at {url} ({error.strerror or error})") from None
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    fd_text = os.environ.pop(LISTEN_FD, "")
+    if not fd_text:
+        serverapp.log.info("jobwrapper.hubreport: no socket handed over; nothing to do")
+        return
+    try:
+        sock = adopt_socket(fd_text)
+    except RuntimeError as error:
+        _fail(f"{error}; start the server with jobwrapper singleuser or jobwrapper lab")
+        return
+    port = sock.getsockname()[1]
+    serverapp.port = port
+    serverapp.port_retries = 0
+    wants_report = os.environ.pop(REPORT, "") == "1"
+    timeout = float(os.environ.pop(REPORT_TIMEOUT, "") or 30)
+
+    def find_port() -> None:  # replaces the bind-and-close probe
+        serverapp.port = port
+
+    def bind() -> bool:  # replaces listen(): the socket is already listening
+        serverapp.http_server.add_socket(sock)
+        if wants_report:
+            serverapp.io_loop.add_callback(_report, serverapp, port, timeout)
+        return True
+
+    serverapp._find_http_port = find_port
+    serverapp._bind_http_server_tcp = bind
+
+
+async def _report(serverapp: Any, port: int, timeout: float) -> None:
+    try:
+        await report_port(port, dict(os.environ), timeout)
+    except RuntimeError as error:
+        _fail(f"cannot report port {port} to the hub: {error}; the server stops")
+        return
+    serverapp.log.info("jobwrapper.hubreport: reported port %d to the hub", port)

@@ -1,0 +1,126 @@
+"""apply and exec for the notebook commands: write the server's files, bind, exec.
+
+The server is exec'd (``os.execvpe``), so HTCondor's SIGTERM reaches it directly.
+Its listening socket is bound here, before exec, and handed over (see
+hubreport.py): the port is known before the server starts, nobody can take it in
+between, and a taken port is an error, never a silent move.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+from collections.abc import Mapping
+from typing import Optional, TextIO
+
+from jobwrapper import hubreport, kernels, server
+from jobwrapper.apply import make_private_dir, write_private_file
+from jobwrapper.errors import ServerError
+from jobwrapper.notebook import NotebookPlan
+from jobwrapper.plan import Setup
+
+TOKEN_FILE = "lab-token"  # noqa: S105 - a file name, not a token
+LOCAL_PORT = 8888
+
+
+def _write_json(path: str, data: object) -> None:
+    write_private_file(path, json.dumps(data, indent=1, sort_keys=True) + "\n")
+
+
+def apply_notebook(plan: NotebookPlan) -> None:
+    """Write the jupyter config, the page config and the kernels; create the notebook dir."""
+    extension_dir = os.path.join(plan.config_dir, "jupyter_server_config.d")
+    lab_dir = os.path.join(plan.config_dir, "labconfig")
+    try:
+        for directory in (plan.config_dir, extension_dir, lab_dir):
+            make_private_dir(directory)
+        _write_json(os.path.join(plan.config_dir, "jupyter_server_config.json"),
+                    plan.jupyter_config)
+        _write_json(os.path.join(extension_dir, "jobwrapper.json"), plan.extension_config)
+        _write_json(os.path.join(lab_dir, "page_config.json"), plan.page_config)
+        kernels.write_kernels(plan.kernels, plan.data_dir)
+        os.makedirs(plan.root_dir, mode=0o700, exist_ok=True)
+    except OSError as error:
+        raise ServerError(f"{error.filename or plan.config_dir}: cannot write the server's "
+                          f"files ({error.strerror}); check the scratch dir") from None
+
+
+def bind_listener(ip: str, port: int = 0) -> socket.socket:
+    """A listening TCP socket on ``ip`` (port 0: the kernel picks a free one)."""
+    family = socket.AF_INET6 if ":" in ip else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((ip, port))
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise ServerError(f"cannot listen on {ip}:{port} ({error.strerror}); "
+                          "is another server running in this job?") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str],
+                       secrets: Mapping[str, str], sock: socket.socket) -> dict[str, str]:
+    """The server's environment: the job's, the secrets, the socket hand-over."""
+    env = setup.environment(dict(base))
+    env.update(secrets)
+    port = sock.getsockname()[1]
+    env[hubreport.LISTEN_FD] = str(sock.fileno())
+    env.pop("JUPYTERHUB_ROOT_DIR", None)  # the notebook dir is the scratch dir's jupyter/
+    if plan.kind == "singleuser":
+        env["JUPYTERHUB_SERVICE_URL"] = server.service_url(
+            env.get("JUPYTERHUB_SERVICE_URL", ""), plan.ip, port)
+    if plan.report_to_hub:
+        env[hubreport.REPORT] = "1"
+        env[hubreport.REPORT_TIMEOUT] = f"{plan.report_timeout:g}"
+    return env
+
+
+def write_token(private_dir: str, token: str) -> str:
+    """Store the lab's token in a 0600 file; returns its path."""
+    path = os.path.join(private_dir, TOKEN_FILE)
+    write_private_file(path, token + "\n")
+    return path
+
+
+def lab_message(job_id: Optional[str], label: str, port: int, token: str, token_file: str,
+                show_token: bool) -> str:
+    """What the person must run on their own machine to reach JupyterLab."""
+    job = job_id or "JOBID"
+    lines = [
+        f"JupyterLab ({label or 'this job'}) is starting on 127.0.0.1:{port}.",
+        "On your own machine, run:",
+        f'    condor_ssh_to_job -ssh "ssh -N -L {LOCAL_PORT}:localhost:{port}" {job}',
+        f"then open http://localhost:{LOCAL_PORT}/lab and log in with the token",
+    ]
+    if show_token:
+        lines.append(f"    {token}")
+        lines.append(f"(also in {token_file}, readable only by you).")
+    else:
+        lines.append(f"in {token_file} (readable only by you; run `cat {token_file}` "
+                     "in this job).")
+    return "\n".join(lines)
+
+
+def exec_server(setup: Setup, plan: NotebookPlan, secrets: Mapping[str, str],
+                token: Optional[str] = None, out: TextIO = sys.stdout) -> None:
+    """Bind, tell the person how to connect (lab), and exec the server."""
+    sock = bind_listener(plan.ip)
+    env = server_environment(setup, plan, os.environ, secrets, sock)
+    if plan.kind == "lab" and token is not None:
+        token_file = write_token(setup.private_dir, token)
+        # stdout may be the job's log file: the token goes there only if it is a terminal.
+        print(lab_message(env.get("JOBWRAPPER_JOB_ID"), plan.label, sock.getsockname()[1],
+                          token, token_file, out.isatty()), file=out)
+    out.flush()
+    sys.stderr.flush()
+    try:
+        os.execvpe(plan.argv[0], list(plan.argv), env)  # noqa: S606 - exec is the point
+    except OSError as error:
+        sock.close()
+        raise ServerError(f"{plan.argv[0]}: cannot start the server ({error.strerror}); "
+                          "install jobwrapper[notebook] in the container") from None

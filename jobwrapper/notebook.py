@@ -1,0 +1,192 @@
+"""The notebook pipeline for ``jobwrapper singleuser`` and ``jobwrapper lab``.
+
+read (``read_environment``, ``read_notebook``) -> plan (``plan_notebook``, pure)
+-> apply (``apply_notebook``) -> exec (``exec_server``). The environment part
+(Lmod modules and the CVMFS virtualenv) is also used by ``doctor``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Optional
+
+from jobwrapper import kernels, server
+from jobwrapper.context import JobContext
+from jobwrapper.errors import EnvironmentSetupError
+from jobwrapper.modules import find_lmod, kernel_relevant, load_modules, module_environ
+from jobwrapper.plan import Setup
+from jobwrapper.threads import HTCONDOR_THREAD_VARIABLES
+from jobwrapper.venv import activate_venv, environments_for, venv_python
+
+
+@dataclass(frozen=True)
+class EnvironmentChanges:
+    """What the job's software environment (modules, virtualenv) changes."""
+
+    name: str
+    description: str = ""
+    modules: tuple[str, ...] = ()
+    venv: str = ""
+    env: dict[str, str] = field(default_factory=dict)
+    unset: tuple[str, ...] = ()
+    python: str = ""  # the environment's python: the kernel's interpreter
+
+
+@dataclass(frozen=True)
+class NotebookInputs:
+    """What the read stage found for the notebook: environment, kernels, secrets."""
+
+    environment: EnvironmentChanges
+    templates: tuple[kernels.KernelTemplate, ...]
+    programs: dict[str, str]
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class NotebookPlan:
+    """Everything the notebook commands will write and exec; ``__str__`` is for people."""
+
+    kind: str  # "singleuser" or "lab"
+    label: str
+    ip: str
+    root_dir: str
+    config_dir: str
+    data_dir: str
+    argv: tuple[str, ...]
+    jupyter_config: dict[str, Any] = field(repr=False)
+    extension_config: dict[str, Any] = field(repr=False)
+    page_config: dict[str, Any] = field(repr=False)
+    kernels: kernels.KernelChoice = field(default_factory=kernels.KernelChoice)
+    report_to_hub: bool = False
+    report_timeout: float = 30.0
+
+    def __str__(self) -> str:
+        lines = [f"Server ({self.kind}): {' '.join(self.argv)}",
+                 f"  bound to {self.ip}, notebooks in {self.root_dir}",
+                 f"  jupyter config in {self.config_dir}",
+                 f"  shown in JupyterLab as: {self.label}"]
+        if self.report_to_hub:
+            lines.append(f"  port reported to the hub (timeout {self.report_timeout:g} s)")
+        disabled = sorted(self.page_config.get("disabledExtensions", {}))
+        if disabled:
+            lines.append(f"  JupyterLab extensions disabled: {', '.join(disabled)}")
+        lines.append(f"Kernels in {self.data_dir}/kernels:")
+        lines += [f"  {k.name}: {' '.join(k.spec['argv'][:3])} ..." for k in self.kernels.offered]
+        lines += [f"  {name}: not offered ({why})" for name, why in self.kernels.skipped.items()]
+        return "\n".join(lines)
+
+
+def read_environment(context: JobContext) -> EnvironmentChanges:
+    """Resolve the job's environment for its container OS: load modules, find the venv."""
+    config, environ = context.config, context.environ
+    os_name = context.container_os or "default"
+    name = context.environment_name
+    spec = config.environment(name, context.container_os)
+    if spec is None and config.environments:
+        known = environments_for(config.environments, os_name)
+        raise EnvironmentSetupError(
+            f"environment {name!r} is not defined for container OS {os_name!r} in "
+            f"{config.path or 'the site config'}; environments for this OS: "
+            f"{', '.join(known) or 'none'}")
+    modules = spec.modules if spec else ()
+    lmod_cmd = find_lmod(environ, config.get("lmod", "lmod_cmd"))
+    modulepath = config.get("lmod", "modulepath")
+    env: dict[str, str] = {}
+    unset: list[str] = []
+    if modules:
+        if lmod_cmd is None:
+            raise EnvironmentSetupError(
+                f"environment {name!r} needs Lmod modules ({', '.join(modules)}) but Lmod was "
+                "not found: set lmod.lmod_cmd in the site config or LMOD_CMD")
+        loaded = load_modules(lmod_cmd, modules, environ, modulepath)
+        env.update(loaded.env)
+        unset.extend(loaded.unset)
+    elif lmod_cmd is not None:
+        # Initialise Lmod for terminals and login shells: `module load` works there.
+        initial = module_environ(environ, lmod_cmd, modulepath)
+        env.update({"LMOD_CMD": lmod_cmd, "MODULEPATH": initial["MODULEPATH"]})
+    python = ""
+    if spec and spec.venv:
+        current_path = env.get("PATH", environ.get("PATH", os.defpath))
+        known = [n for n in environments_for(config.environments, os_name)]
+        activation = activate_venv(spec.venv, name, os_name, current_path, known)
+        env.update(activation.env)
+        unset.extend(activation.unset)
+        python = venv_python(spec.venv)
+    elif modules and "PATH" in env:
+        python = kernels.find_programs(["python3"], env["PATH"]).get("python3", "")
+    return EnvironmentChanges(name, spec.description if spec else "", modules,
+                              spec.venv if spec else "", env,
+                              tuple(u for u in dict.fromkeys(unset) if u not in env),
+                              python or sys.executable)
+
+
+def read_notebook(context: JobContext, secrets: Optional[dict[str, str]] = None
+                  ) -> NotebookInputs:
+    """The read stage for the notebook commands."""
+    environment = read_environment(context)
+    config = context.config
+    templates = kernels.load_templates(config.get("kernels", "offer"),
+                                       config.get("kernels", "extra_dirs"))
+    wanted = [p for t in templates for p in kernels.required_programs(t)]
+    search_path = environment.env.get("PATH", context.environ.get("PATH", os.defpath))
+    programs = kernels.find_programs(wanted, search_path, environment.python)
+    return NotebookInputs(environment, tuple(templates), programs, secrets or {})
+
+
+def job_label(context: JobContext, environment: EnvironmentChanges) -> str:
+    """How JupyterLab shows the job: 'Rocky9 · stable' (kernel names, launcher)."""
+    return " · ".join(p for p in (context.container_label, environment.name) if p)
+
+
+def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kind: str,
+                  user_args: tuple[str, ...] = (), token: Optional[str] = None
+                  ) -> tuple[Setup, NotebookPlan]:
+    """The notebook's decisions as data; the Setup gains the environment's variables."""
+    environment = inputs.environment
+    setup = replace(setup, env={**setup.env, **environment.env},
+                    unset=tuple(dict.fromkeys((*setup.unset, *environment.unset))))
+    config = context.config
+    ip = server.bind_address(config)
+    root_dir = server.notebook_dir(context.scratch_dir, config, context.environ)
+    label = job_label(context, environment)
+    wanted = {*HTCONDOR_THREAD_VARIABLES, *config.get("job", "extra_thread_variables"),
+              *_KERNEL_VARIABLES}
+    kernel_env = {k: v for k, v in setup.env.items() if k in wanted}
+    kernel_env.update(kernel_relevant(environment.env))
+    choice = kernels.plan_kernels(inputs.templates, inputs.programs, kernel_env, label)
+    private = setup.private_dir
+    memory = int(setup.env["MEM_LIMIT"]) if "MEM_LIMIT" in setup.env else None
+    notebook = NotebookPlan(
+        kind=kind,
+        label=label,
+        ip=ip,
+        root_dir=root_dir,
+        config_dir=os.path.join(private, "etc", "jupyter"),
+        data_dir=os.path.join(private, "share", "jupyter"),
+        argv=tuple(server.server_argv(kind, ip, root_dir, user_args)),
+        jupyter_config=server.jupyter_config(
+            config=config, root_dir=root_dir, ip=ip, memory_bytes=memory,
+            cores=context.resources.cores, scratch_dir=context.scratch_dir, token=token,
+            lab=kind == "lab"),
+        extension_config=server.extension_config(),
+        page_config=server.page_config(server.disabled_extensions(config,
+                                                                  context.container_os)),
+        kernels=choice,
+        report_to_hub=kind == "singleuser" and _has_hub(context.environ, inputs.secrets),
+        report_timeout=float(config.get("server", "report_timeout")),
+    )
+    return setup, notebook
+
+
+# Besides the thread variables: what a kernel needs from the job's setup.
+_KERNEL_VARIABLES = {"CUDA_VISIBLE_DEVICES", "CPU_LIMIT", "MEM_LIMIT", "JOBWRAPPER_ENVIRONMENT",
+                     "JOBWRAPPER_CONTAINER"}
+
+
+def _has_hub(environ: Mapping[str, str], secrets: Mapping[str, str]) -> bool:
+    merged = {**environ, **secrets}
+    return bool(merged.get("JUPYTERHUB_API_TOKEN") and merged.get("JUPYTERHUB_API_URL"))
