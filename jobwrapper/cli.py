@@ -18,9 +18,13 @@ from jobwrapper.errors import JobwrapperError
 COMMANDS: dict[str, str] = {
     "env": "jobwrapper.cli_job:env_command",
     "health": "jobwrapper.cli_health:health_command",
+    "doctor": "jobwrapper.doctor:doctor_command",
     "info": "jobwrapper.cli_job:info_command",
+    "lab": "jobwrapper.cli_notebook:lab_command",
+    "notebook-plan": "jobwrapper.cli_notebook:notebook_plan_command",
     "plan": "jobwrapper.cli_job:plan_command",
     "run": "jobwrapper.cli_job:run_command",
+    "singleuser": "jobwrapper.cli_notebook:singleuser_command",
 }
 
 

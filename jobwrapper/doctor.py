@@ -1,0 +1,212 @@
+"""``jobwrapper doctor``: check the notebook setup in the current job, one row per check.
+
+Each check returns OK, FAIL (with the fix) or SKIP (does not apply here). The
+command exits 1 if any check failed. Checks only read: nothing is created.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Optional
+
+import click
+
+from jobwrapper import kernels, server
+from jobwrapper.context import JobContext
+from jobwrapper.errors import EXIT_FAILURE, JobwrapperError
+from jobwrapper.modules import find_lmod
+from jobwrapper.notebook import EnvironmentChanges, read_environment
+from jobwrapper.plan import plan
+from jobwrapper.threads import HTCONDOR_THREAD_VARIABLES
+
+OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
+MIN_SERVER_PROXY = (4, 2, 0)  # CVE-2024-28179 (4.1.1), CVE-2024-35225 (4.2.0)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One row of the table: what was checked, the outcome, and what to do."""
+
+    name: str
+    status: str
+    detail: str = ""
+
+
+def check_ads(context: JobContext) -> Check:
+    if not context.in_job:
+        return Check("job ads", FAIL, "no job ad: _CONDOR_JOB_AD is not set; run doctor "
+                                      "inside the job (condor_ssh_to_job)")
+    if context.warnings:
+        return Check("job ads", FAIL, f"{context.warnings[0]}; fix the submit file")
+    return Check("job ads", OK, f"{context.job_ad.source}, {context.machine_ad.source}")
+
+
+def check_private_dir(context: JobContext) -> Check:
+    if not context.scratch_dir:
+        return Check("scratch and private dir", FAIL,
+                     "_CONDOR_SCRATCH_DIR is not set; run doctor inside the job")
+    private = plan(context, os.getuid()).private_dir
+    for path in (context.scratch_dir, private):
+        try:
+            info = os.lstat(path)
+        except FileNotFoundError:
+            if path == private:
+                return Check("scratch and private dir", SKIP,
+                             f"{private} not created yet (jobwrapper env creates it)")
+            return Check("scratch and private dir", FAIL, f"{path} does not exist")
+        if info.st_uid != os.getuid() or not stat.S_ISDIR(info.st_mode):
+            return Check("scratch and private dir", FAIL,
+                         f"{path} is not a directory owned by you; remove it and restart")
+        if path == private and stat.S_IMODE(info.st_mode) != 0o700:
+            return Check("scratch and private dir", FAIL,
+                         f"{path} has mode {stat.S_IMODE(info.st_mode):o}; run chmod 700 {path}")
+    return Check("scratch and private dir", OK, f"{private} (0700)")
+
+
+def check_environment(context: JobContext) -> tuple[Check, Check, Optional[EnvironmentChanges]]:
+    lmod_cmd = find_lmod(context.environ, context.config.get("lmod", "lmod_cmd"))
+    spec = context.config.environment(context.environment_name, context.container_os)
+    try:
+        changes = read_environment(context)
+    except JobwrapperError as error:
+        failed = Check("environment", FAIL, str(error))
+        if spec and spec.modules and "Lmod" in str(error):
+            return Check("Lmod modules", FAIL, str(error)), failed, None
+        return Check("Lmod modules", SKIP if not (spec and spec.modules) else FAIL,
+                     "see environment"), failed, None
+    if changes.modules:
+        lmod = Check("Lmod modules", OK, f"{lmod_cmd}: {' '.join(changes.modules)} loaded")
+    elif lmod_cmd:
+        lmod = Check("Lmod modules", OK, f"{lmod_cmd} found; the environment loads no modules")
+    else:
+        lmod = Check("Lmod modules", SKIP, "no Lmod in this container and no modules configured")
+    where = changes.venv or "no virtualenv configured"
+    return lmod, Check("environment", OK, f"{changes.name}: {where}"), changes
+
+
+def check_kernels(context: JobContext, changes: Optional[EnvironmentChanges]) -> list[Check]:
+    config = context.config
+    try:
+        templates = kernels.load_templates(config.get("kernels", "offer"),
+                                           config.get("kernels", "extra_dirs"))
+    except JobwrapperError as error:
+        return [Check("kernels", FAIL, str(error))]
+    env = changes.env if changes else {}
+    search = env.get("PATH", context.environ.get("PATH", os.defpath))
+    wanted = [p for t in templates for p in kernels.required_programs(t)]
+    programs = kernels.find_programs(wanted, search, changes.python if changes else None)
+    choice = kernels.plan_kernels(templates, programs, {}, "")
+    rows = [Check(f"kernel {k.name}", OK, k.spec["argv"][0]) for k in choice.offered]
+    rows += [Check(f"kernel {name}", SKIP, why) for name, why in choice.skipped.items()]
+    python = programs.get("python3")
+    if python and not _imports(python, "ipykernel"):
+        rows.append(Check("kernel python3 ipykernel", FAIL,
+                          f"{python} cannot import ipykernel; install ipykernel in the "
+                          "environment's virtualenv"))
+    if not choice.offered:
+        rows.append(Check("kernels", FAIL, "no kernel can be offered; configure an environment "
+                                           "with python3"))
+    return rows
+
+
+def _imports(python: str, module: str) -> bool:
+    try:
+        result = subprocess.run([python, "-c", f"import {module}"], capture_output=True,
+                                timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return result.returncode == 0
+
+
+def _version(distribution: str) -> Optional[tuple[int, ...]]:
+    try:
+        text = metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+    parts = []
+    for piece in text.split(".")[:3]:
+        digits = "".join(c for c in piece if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts)
+
+
+def check_packages() -> list[Check]:
+    rows = []
+    proxy = _version("jupyter-server-proxy")
+    if proxy is None:
+        rows.append(Check("jupyter-server-proxy", FAIL, "not installed; pip install "
+                                                        "'jupyter-server-proxy>=4.2.0'"))
+    elif proxy < MIN_SERVER_PROXY:
+        rows.append(Check("jupyter-server-proxy", FAIL, f"{'.'.join(map(str, proxy))} has "
+                          "CVE-2024-28179/CVE-2024-35225; upgrade to >= 4.2.0"))
+    else:
+        rows.append(Check("jupyter-server-proxy", OK, ".".join(map(str, proxy))))
+    for name in ("jupyter-resource-usage", "jupyterlab", "jupyterhub"):
+        found = _version(name)
+        rows.append(Check(name, OK, ".".join(map(str, found))) if found else
+                    Check(name, FAIL, f"not installed; pip install {name}"))
+    return rows
+
+
+def check_server(context: JobContext) -> list[Check]:
+    config = context.config
+    ip = server.bind_address(config)
+    bind = (Check("server bind", OK, f"loopback ({ip}), reached through the tunnel")
+            if ip == server.LOOPBACK else
+            Check("server bind", FAIL, "direct: the notebook listens on all interfaces; set "
+                                       "server.bind = \"loopback\" unless the hub cannot tunnel"))
+    mode = config.get("server", "mode")
+    mode_row = (Check("server mode", OK, "tcp (socket mode: server.mode = \"socket\")")
+                if mode == "tcp" else
+                Check("server mode", FAIL, "socket mode is not supported by jobwrapper "
+                                           "singleuser yet; set server.mode = \"tcp\""))
+    xpra = shutil.which("xpra", path=context.environ.get("PATH", os.defpath))
+    desktop = (Check("desktop (xpra)", OK, xpra) if xpra else
+               Check("desktop (xpra)", FAIL, "xpra not on PATH; install Debian's xpra in the "
+                                             "container for the desktop"))
+    return [bind, mode_row, desktop]
+
+
+def check_threads(context: JobContext) -> Check:
+    names = [*HTCONDOR_THREAD_VARIABLES, *context.config.get("job", "extra_thread_variables")]
+    missing = [n for n in names if not context.environ.get(n)]
+    if missing:
+        return Check("thread variables", FAIL, f"{', '.join(missing)} not set; log in again or "
+                                               "start programs with jobwrapper run")
+    return Check("thread variables", OK, f"{len(names)} set, e.g. OMP_NUM_THREADS="
+                                         f"{context.environ['OMP_NUM_THREADS']}")
+
+
+def run_checks(context: JobContext) -> list[Check]:
+    """Every check, in the order of the table."""
+    lmod, environment, changes = check_environment(context)
+    rows = [check_ads(context), check_private_dir(context), lmod, environment]
+    rows += check_kernels(context, changes)
+    rows += check_server(context)
+    rows += check_packages()
+    rows.append(check_threads(context))
+    return rows
+
+
+def format_table(rows: list[Check]) -> str:
+    """Fixed-width table: check, status, detail (the fix, for failures)."""
+    width = max(len(r.name) for r in rows)
+    return "\n".join(f"{r.name:<{width}}  {r.status:<4}  {r.detail}" for r in rows)
+
+
+@click.command("doctor")
+def doctor_command() -> None:
+    """Check this job's notebook setup: ads, directories, Lmod, environment, kernels,
+    server, packages, desktop, thread variables. Exits 1 if any check fails."""
+    from jobwrapper.pipeline import read
+
+    context = read()
+    rows = run_checks(context)
+    click.echo(format_table(rows))
+    if any(r.status == FAIL for r in rows):
+        raise click.exceptions.Exit(EXIT_FAILURE)
