@@ -179,19 +179,19 @@ class SiteConfig:
 
 
 def _key_line(text: str, table: str, key: str) -> int:
-    """The line where ``key`` is set inside ``[table]`` (0 if not found)."""
+    """The line setting ``key`` in ``[table]``, or opening ``[table.key]``; 0 if not found."""
     current = ""
+    own_header = f"{table}.{key}" if table else key
     header = re.compile(r"\s*\[\[?\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+    assignment = re.compile(rf'\s*"?{re.escape(key)}"?\s*=')
     for number, line in enumerate(text.splitlines(), start=1):
         match = header.match(line)
         if match:
             current = match.group(1).replace('"', "").replace(" ", "")
+            if current == own_header:
+                return number
             continue
-        if current == table and re.match(rf'\s*"?{re.escape(key)}"?\s*=', line):
-            return number
-        if not table and current == "" and re.match(rf'\s*"?{re.escape(key)}"?\s*=', line):
-            return number
-        if current == f"{table}.{key}" or (not table and current == key):
+        if current == table and assignment.match(line):
             return number
     for number, line in enumerate(text.splitlines(), start=1):
         if re.search(rf"\b{re.escape(key)}\b", line):
