@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import os
 import pwd
-import shutil
 import subprocess
-import tempfile
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from jobwrapper.hub.localpool.admin import init_pool, shutdown
-from jobwrapper.hub.localpool.config import PoolLayout
-from jobwrapper.hub.localpool.install import install_bin
-
-from .helpers import ALICE, BOB, FAST, Pool
+from .helpers import ALICE, BOB, Pool, create_pool, destroy_pool
 
 
 @pytest.fixture
@@ -25,20 +19,13 @@ def make_pool() -> Callable[..., Pool]:
     pools: list[Pool] = []
 
     def make(**settings: object) -> Pool:
-        root = Path(tempfile.mkdtemp(prefix="jwlp-"))
-        os.chmod(root, 0o755)
-        layout = PoolLayout(root / "pool")
-        merged = {**FAST, **{key: str(value) for key, value in settings.items()}}
-        init_pool(layout, merged)
-        install_bin(root / "bin", layout.root)
-        pool = Pool(root=root, bin=root / "bin")
+        pool = create_pool(**settings)
         pools.append(pool)
         return pool
 
     yield make
     for pool in pools:
-        shutdown(pool.layout, purge=True)
-        shutil.rmtree(pool.root, ignore_errors=True)
+        destroy_pool(pool)
 
 
 @pytest.fixture

@@ -8,14 +8,16 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
+from jobwrapper.hub.localpool.admin import init_pool, shutdown
 from jobwrapper.hub.localpool.config import PoolLayout
-from jobwrapper.hub.localpool.install import shim_interpreter
+from jobwrapper.hub.localpool.install import install_bin, shim_interpreter
 
 ALICE = "jwtest-alice"
 BOB = "jwtest-bob"
@@ -124,3 +126,20 @@ def batchspawner_query(job_id: int) -> list[str]:
 
     command = CondorSpawner.batch_query_cmd.default_value.format(job_id=job_id)
     return shlex.split(command)
+
+
+def create_pool(**settings: object) -> Pool:
+    """A pool (FAST delays unless overridden) in a temp dir every user can traverse."""
+    root = Path(tempfile.mkdtemp(prefix="jwlp-"))
+    os.chmod(root, 0o755)
+    layout = PoolLayout(root / "pool")
+    merged = {**FAST, **{key: str(value) for key, value in settings.items()}}
+    init_pool(layout, merged)
+    install_bin(root / "bin", layout.root)
+    return Pool(root=root, bin=root / "bin")
+
+
+def destroy_pool(pool: Pool) -> None:
+    """Remove every job at once and delete the pool."""
+    shutdown(pool.layout, purge=True)
+    shutil.rmtree(pool.root, ignore_errors=True)
