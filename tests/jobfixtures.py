@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 import pytest
 
@@ -100,3 +102,80 @@ def interactive_job(tmp_path: Path) -> EmulatedJob:
 @pytest.fixture
 def defaults_job(tmp_path: Path) -> EmulatedJob:
     return emulate_job(tmp_path, "defaults")
+
+
+# Login shells with the profile.d scripts "installed". /etc/profile.d of the test
+# machine is not ours to change, so each shell's own per-user login file in the
+# job's HOME sources a copy of the script, as /etc/profile (bash, dash),
+# /etc/zsh/zprofile (zsh, see docs/profile.d.md) or /etc/csh.login (tcsh) would.
+LOGIN_SHELLS = ("bash", "dash", "zsh", "tcsh")
+_LOGIN_FILE = {"bash": ".bash_profile", "dash": ".profile", "zsh": ".zprofile", "tcsh": ".login"}
+_PROMPT_VARIABLE = {"bash": "$PS1", "dash": "$PS1", "zsh": "$PROMPT", "tcsh": "$prompt:q"}
+
+
+def install_profile_d(etc: Path) -> Path:
+    """Copy profile.d/ to ``etc``/profile.d, as an image build would."""
+    target = etc / "profile.d"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in ("jobwrapper.sh", "jobwrapper.csh"):
+        shutil.copy(PROFILE_D / name, target / name)
+    return target
+
+
+def source_line(shell: str, profile_d: Path) -> str:
+    """How a login of ``shell`` sources the script (zsh: as an admin's zprofile line)."""
+    if shell == "tcsh":
+        return f"source {profile_d}/jobwrapper.csh"
+    if shell == "zsh":
+        return f"emulate sh -c '. {profile_d}/jobwrapper.sh'"
+    return f". {profile_d}/jobwrapper.sh"
+
+
+def write_login_file(home: Path, shell: str, text: str) -> None:
+    (home / _LOGIN_FILE[shell]).write_text(text + "\n")
+
+
+@dataclass(frozen=True)
+class Login:
+    """What a login shell printed, and the environment and prompt it ended with."""
+
+    output: str
+    environ: dict[str, str]
+    prompt: str
+    returncode: int
+
+
+def run_login(shell: str, environ: dict[str, str], workdir: Path,
+              profile_d: Optional[Path] = None, interactive: bool = True,
+              prelude: str = "", commands: str = "") -> Login:
+    """A real login shell (argv[0] starting with '-') reading commands from stdin.
+
+    With ``profile_d``, the shell's login file in $HOME sources the script there,
+    after ``prelude`` (e.g. ``set -eu``); without it, nothing is installed.
+    ``-i`` makes it interactive, as a terminal would; without it bash, dash and zsh
+    run the login files but are not interactive. tcsh counts every login shell as
+    interactive, so a non-interactive tcsh is ``tcsh FILE`` sourcing the script (as
+    RHEL's /etc/csh.cshrc does for every tcsh).
+    """
+    env_file, prompt_file = workdir / "login.env", workdir / "login.prompt"
+    for path in (env_file, prompt_file):
+        if path.exists():
+            path.unlink()
+    line = source_line(shell, profile_d) if profile_d else ""
+    # /etc/profile resets PATH; an image would have jobwrapper in one of its dirs.
+    path = (f"setenv PATH '{environ['PATH']}'" if shell == "tcsh"
+            else f"PATH='{environ['PATH']}'; export PATH")
+    write_login_file(Path(environ["HOME"]), shell, f"{path}\n{prelude}\n{line}")
+    argv = [f"-{shell}", "-i"] if interactive else [f"-{shell}"]
+    script = commands
+    script += (f"env -0 > {env_file}\n"
+               f"printf '%s' \"{_PROMPT_VARIABLE[shell]}\" > {prompt_file}\nexit\n")
+    if shell == "tcsh" and not interactive:  # tcsh reading stdin sets $prompt: a file
+        (workdir / "login.csh").write_text(f"{line}\n{script}")
+        argv, script = [shell, str(workdir / "login.csh")], ""
+    result = subprocess.run(argv, executable=shutil.which(shell), input=script, env=environ,
+                            cwd=workdir, capture_output=True, text=True, timeout=60)
+    entries = env_file.read_bytes().decode().split("\0") if env_file.exists() else []
+    seen = dict(entry.split("=", 1) for entry in entries if "=" in entry)
+    prompt = prompt_file.read_text() if prompt_file.exists() else ""
+    return Login(result.stdout + result.stderr, seen, prompt, result.returncode)
