@@ -1,0 +1,107 @@
+"""Connecting to the job: the spawner's side of connect_to_job_cmd (a mixin).
+
+`connect()` starts the tunnel with its startup check and retries what is worth a retry:
+condor_ssh_to_job's "use -auto-retry" for the first seconds of a job, and a hub-side
+port that another program took between our bind-and-close and ssh's bind (only when the
+port is ours to choose). `reconnect()` is the hub-restart path: the same hub port,
+because the proxy's route still points there; if it is taken, the user is told.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from .tunnel import (
+    Tunnel,
+    TunnelError,
+    TunnelExited,
+    end_stale_tunnel,
+    format_command,
+    free_port,
+    port_is_free,
+    stale_tunnel_pid,
+    uses_rport,
+)
+
+
+class ConnectToJob:
+    """The tunnel of one spawner (mixed into JobwrapperSpawner)."""
+
+    def tunnel_argv(self: Any, local_port: int) -> list[str]:
+        """The connect-to-job argv (exec prefix included) for hub port `local_port`."""
+        fields: dict[str, Any] = dict(self.get_req_subvars())
+        fields.update(job_id=self.job_id, host=self.job_host, rport=self.remote_port)
+        fields["port"] = local_port if uses_rport(self.connect_to_job_cmd) else self.remote_port
+        prefix = self.connect_to_job_exec_prefix
+        if prefix is None:
+            prefix = self.exec_prefix
+        return format_command(prefix, fields) + format_command(self.connect_to_job_cmd, fields)
+
+    async def connect(self: Any, fixed_port: int) -> None:
+        """Start the tunnel; a taken port is retried with a new one unless it is fixed."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_to_job_ready_timeout
+        port_attempts = 0
+        while True:
+            local_port = 0
+            if uses_rport(self.connect_to_job_cmd):
+                local_port = fixed_port or free_port()
+            tunnel = Tunnel(
+                self.tunnel_argv(local_port), self.batch_env(), self.log, [self.api_token]
+            )
+            try:
+                await tunnel.start(self.connect_to_job_startup_check)
+            except TunnelExited as exited:
+                if exited.not_ready and loop.time() < deadline:
+                    await asyncio.sleep(1.0)
+                    continue
+                if exited.port_taken and not fixed_port:
+                    port_attempts += 1
+                    if port_attempts < self.connect_to_job_port_attempts:
+                        self.log.info("Hub port %s was taken meanwhile; trying another", local_port)
+                        continue
+                raise TunnelError(self.tunnel_failed_message(exited, fixed_port)) from None
+            self._tunnel, self.local_port, self.tunnel_pid = tunnel, local_port, tunnel.pid or 0
+            return
+
+    def tunnel_failed_message(self: Any, exited: TunnelExited, fixed_port: int) -> str:
+        """Why the tunnel failed, in words for the user."""
+        if exited.port_taken and fixed_port:
+            return (
+                f"Hub port {fixed_port}, where the proxy sends this notebook's traffic, is "
+                "taken by another program, so the connection to your job could not be "
+                "re-created. Stop and start your server."
+            )
+        if exited.not_ready:
+            return (
+                f"Job {self.job_id} runs, but the hub could not reach it with "
+                f"condor_ssh_to_job within {self.connect_to_job_ready_timeout:.0f} s."
+            )
+        return f"The connection to job {self.job_id} failed: {exited.stderr}"
+
+    async def reconnect(self: Any) -> None:
+        """After a hub restart: the tunnel again, on the hub port the proxy still uses."""
+        port = self.local_port
+        if port and not port_is_free(port):
+            await self.end_previous_tunnel(port)
+        await self.connect(fixed_port=port)
+        self.save_state()
+        self.log.info(
+            "%s: re-created the tunnel to job %s on hub port %s", self._log_name, self.job_id, port
+        )
+
+    async def end_tunnel(self: Any) -> None:
+        """Stop this spawner's tunnel, if any."""
+        if self._tunnel is not None:
+            await self._tunnel.stop()
+
+    async def end_previous_tunnel(self: Any, port: int, wait: float = 5.0) -> None:
+        """Wait for a previous hub's tunnel on `port` to go (ending it if it is ours)."""
+        if self.tunnel_pid and stale_tunnel_pid(self.tunnel_pid, port, self.job_id):
+            self.log.info("Ending the previous hub's tunnel %s on port %s", self.tunnel_pid, port)
+            end_stale_tunnel(self.tunnel_pid)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait
+        while loop.time() < deadline and not port_is_free(port):
+            await asyncio.sleep(0.2)

@@ -1,0 +1,181 @@
+"""Running the batch commands for one spawner: submit, query, remove, the secrets helper.
+
+A mixin for JobwrapperSpawner. batchspawner joins `exec_prefix` and each command into
+one shell string and logs the submit script and the whole environment (token included)
+at debug level; here every command is an argv list filled in word by word, run with a
+small environment that holds no token, and only token-free text is logged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shlex
+from typing import Any
+
+from batchspawner import JobStatus
+
+from .tunnel import format_command
+
+ERROR_LINES_SHOWN = 3
+
+
+class SpawnFailed(Exception):
+    """A spawn failed; the message is shown to the user on the spawn page."""
+
+
+class BatchCommandError(Exception):
+    """A batch command exited with an error; `stderr` holds its first lines."""
+
+    def __init__(self, command: str, returncode: int | None, stderr: str) -> None:
+        super().__init__(f"{command} failed (exit code {returncode}): {stderr}")
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+def first_lines(text: str, count: int = ERROR_LINES_SHOWN) -> str:
+    """The first non-empty lines of `text`, joined for a one-line message."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return " / ".join(lines[:count]) or "(no error output)"
+
+
+class JobControl:
+    """Batch commands of one spawner (mixed into JobwrapperSpawner)."""
+
+    def batch_env(self: Any) -> dict[str, str]:
+        """The environment of batch commands and the tunnel: no token, the user's HOME."""
+        env = {key: os.environ[key] for key in self.batch_env_keep if key in os.environ}
+        try:
+            entry = pwd.getpwnam(self.user.name)
+        except KeyError:
+            return env
+        env.update(USER=entry.pw_name, LOGNAME=entry.pw_name, HOME=entry.pw_dir)
+        return env
+
+    def command_fields(self: Any) -> dict[str, Any]:
+        """The req_* traits (without prefix) and the job id, for command templates."""
+        fields = dict(self.get_req_subvars())
+        fields["job_id"] = self.job_id
+        return fields
+
+    async def run_batch(self: Any, template: str | list[str], stdin: str | None = None) -> str:
+        """Run exec_prefix + template (a string split like a shell would, or argv words)."""
+        fields = self.command_fields()
+        argv = format_command(self.exec_prefix, fields)
+        if isinstance(template, str):
+            argv += format_command(template, fields)
+        else:
+            argv += list(template)
+        self.log.debug("Running %s", shlex.join(argv))
+        try:
+            process = await asyncio.create_subprocess_exec(
+                *argv,
+                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=self.batch_env(),
+                cwd="/",
+            )
+        except OSError as error:
+            raise BatchCommandError(argv[0], None, f"cannot run it: {error.strerror}") from None
+        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+        if process.returncode != 0:
+            raise BatchCommandError(
+                argv[0], process.returncode, first_lines(err.decode(errors="replace"))
+            )
+        return out.decode(errors="replace")
+
+    async def submit_job(self: Any, description: str) -> str:
+        """condor_submit the description (on stdin); sets and returns self.job_id."""
+        self.log.debug("Submit description for %s:\n%s", self._log_name, description)
+        try:
+            output = await self.run_batch(self.batch_submit_cmd, stdin=description)
+        except BatchCommandError as error:
+            raise SpawnFailed(f"HTCondor did not accept the notebook job: {error.stderr}") from None
+        try:
+            self.job_id = self.parse_job_id(output)
+        except Exception:
+            raise SpawnFailed(
+                f"HTCondor's answer to the submission had no job id: {first_lines(output)}"
+            ) from None
+        return self.job_id
+
+    async def query_job_status(self: Any) -> JobStatus:
+        """condor_q: RUNNING, PENDING, UNKNOWN (the query failed) or NOTFOUND.
+
+        Held (5) and removed (3) jobs count as NOTFOUND; `job_status` keeps the text.
+        """
+        if not self.job_id:
+            self.job_status = ""
+            return JobStatus.NOTFOUND
+        try:
+            self.job_status = (await self.run_batch(self.batch_query_cmd)).strip()
+        except BatchCommandError as error:
+            self.log.warning("%s: querying job %s: %s", self._log_name, self.job_id, error)
+            return JobStatus.UNKNOWN
+        if self.state_isrunning():
+            return JobStatus.RUNNING
+        if self.state_ispending():
+            return JobStatus.PENDING
+        return JobStatus.NOTFOUND
+
+    def job_gone_message(self: Any, when: str) -> str:
+        """Why the job is not running, for the user."""
+        status = self.job_status.split(",")[0].strip()
+        reason = {
+            "5": "HTCondor put it on hold",
+            "3": "it was removed",
+            "4": "it ended",
+        }.get(status, "it ended or could not start")
+        return (
+            f"Your notebook job {self.job_id} stopped {when}: {reason}. Its output and log "
+            f"are in ~/{self.job_dir}/ (job.out, job.err, job.log)."
+        )
+
+    async def remove_job_quietly(self: Any) -> None:
+        """condor_rm the job; a job that is already gone is not an error."""
+        if not self.job_id:
+            return
+        try:
+            await self.run_batch(self.batch_cancel_cmd)
+        except BatchCommandError as error:
+            self.log.info("%s: removing job %s: %s", self._log_name, self.job_id, error.stderr)
+
+    async def wait_until_gone(self: Any, timeout: float) -> bool:
+        """Wait until the job has left the queue (its output is then back); False on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            try:
+                if not (await self.run_batch(self.batch_query_cmd)).strip():
+                    return True
+            except BatchCommandError as error:
+                self.log.warning("%s: querying job %s: %s", self._log_name, self.job_id, error)
+            await asyncio.sleep(0.5)
+        self.log.warning(
+            "%s: job %s is still in the queue after %.0f s; ~/jupyter may not be back yet",
+            self._log_name,
+            self.job_id,
+            timeout,
+        )
+        return False
+
+    async def write_secrets(self: Any, secret: dict[str, str]) -> None:
+        """As the user: ~/jupyter (first spawn), the 0700 job dir, the 0600 secrets file."""
+        try:
+            await self.run_batch(
+                [*self.secrets_helper_cmd, "prepare", self.job_dir], stdin=self.secrets_json(secret)
+            )
+        except BatchCommandError as error:
+            raise SpawnFailed(
+                f"The hub could not prepare ~/{self.job_dir} for your job: {error.stderr}"
+            ) from None
+
+    async def remove_secrets(self: Any) -> None:
+        """As the user: delete the secrets file (best effort)."""
+        try:
+            await self.run_batch([*self.secrets_helper_cmd, "remove", self.job_dir])
+        except BatchCommandError as error:
+            self.log.warning("%s: removing the secrets file: %s", self._log_name, error.stderr)

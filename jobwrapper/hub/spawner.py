@@ -1,0 +1,369 @@
+"""JobwrapperSpawner: batchspawner's CondorSpawner, reached through connect-to-job tunnels.
+
+The lifecycle, stage by stage (docs/hub.md):
+  prepare  (as the user) ~/jupyter on the first spawn, the 0700 job dir, the 0600 secrets file
+  submit   the rendered templates/notebook.sub on condor_submit's stdin; no secret in it
+  queue    condor_q until the job runs; its host
+  port     the job POSTs {"port": N} to /hub/api/batchspawner (api.py, strict)
+  tunnel   connect_to_job_cmd in the background, startup-checked; the proxy goes to it
+  poll     the job must be in the queue and the tunnel alive; after a hub restart the
+           tunnel is re-created on the same hub port
+  stop     tunnel, condor_rm, wait for the job to leave the queue (~/jupyter comes back),
+           remove the secrets file
+
+Batch commands and the tunnel run as argv lists, never through a shell, with a small
+environment that holds no token. Every per-user thing lives on the spawner instance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import pwd
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from batchspawner import CondorSpawner, JobStatus
+from traitlets import Callable, Float, Integer, List, Unicode, default
+
+from . import api  # noqa: F401  (installs the strict port handler)
+from . import secrets as hub_secrets
+from .connect import ConnectToJob
+from .jobcontrol import JobControl, SpawnFailed
+from .submit import (
+    DEFAULT_TEMPLATE,
+    NotebookJob,
+    SubmitValueError,
+    default_submit_lines,
+    render_submit,
+)
+from .tunnel import Tunnel, TunnelError
+
+__all__ = ["JobwrapperSpawner", "SpawnFailed"]
+
+
+class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
+    """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
+
+    connect_to_job_cmd = Unicode(
+        'condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes -L {port}:localhost:{rport}" '
+        "{job_id}",
+        help="""Command run in the background once the job has reported its port.
+
+        Fields: {job_id}, {host} (the execute host), {port}, {rport}, and the req_* traits
+        without their prefix ({username}, {homedir}, ...). With {rport} in the command,
+        {port} is a free port on the hub, {rport} the server's port in the job, and the
+        proxy connects to 127.0.0.1:{port}. Without {rport}, {port} is the server's port.
+        Empty: classic direct mode, the proxy connects to the execute host itself.
+        The command is split like a shell would and each word filled in; no shell runs it.""",
+    ).tag(config=True)
+
+    connect_to_job_exec_prefix = Unicode(
+        None,
+        allow_none=True,
+        help="Prefix for the connect-to-job command; None means the same as exec_prefix.",
+    ).tag(config=True)
+
+    connect_to_job_startup_check = Float(
+        1.0, help="Seconds the connect-to-job command must keep running to count as started."
+    ).tag(config=True)
+
+    connect_to_job_ready_timeout = Float(
+        60.0,
+        help="""Seconds to keep retrying while condor_ssh_to_job cannot reach the job yet
+        (it fails for 5-10 s after a job starts, asking for -auto-retry).""",
+    ).tag(config=True)
+
+    connect_to_job_port_attempts = Integer(
+        5, help="New hub-side ports to try when the chosen one was taken meanwhile."
+    ).tag(config=True)
+
+    stop_timeout = Float(
+        60.0,
+        help="""Seconds stop() waits for the removed job to leave the queue, so that its
+        ~/jupyter is transferred back before the server counts as stopped.""",
+    ).tag(config=True)
+
+    jobwrapper_path = Unicode(
+        help="Absolute path of the `jobwrapper` command on the execute nodes.",
+    ).tag(config=True)
+
+    @default("jobwrapper_path")
+    def _jobwrapper_path_default(self) -> str:
+        return str(Path(sys.executable).parent / "jobwrapper")
+
+    singleuser_args = List(
+        Unicode(), ["singleuser"], help="Arguments of jobwrapper in the job (then Spawner.args)."
+    ).tag(config=True)
+
+    submit_template = Unicode(
+        str(DEFAULT_TEMPLATE), help="Path of the submit description template (notebook.sub)."
+    ).tag(config=True)
+
+    options_to_submit_lines = Callable(
+        default_submit_lines,
+        help="""Function(validated user_options dict) -> list of submit lines, e.g.
+        `request_cpus = 4`. Lines that set what the template owns (executable,
+        environment, transfer_*, getenv, ...) are refused.""",
+    ).tag(config=True)
+
+    job_environment_allow = List(
+        Unicode(),
+        ["JUPYTERHUB_*", "MEM_LIMIT", "MEM_GUARANTEE", "CPU_LIMIT", "CPU_GUARANTEE"],
+        help="""Variables of the server's environment passed in the submit description's
+        `environment` (a trailing * matches a prefix), plus every key of
+        Spawner.environment. Secret ones (the token, anything holding it) never are:
+        they go into the 0600 secrets file.""",
+    ).tag(config=True)
+
+    batch_env_keep = List(
+        Unicode(),
+        ["PATH", "LANG", "LC_ALL", "CONDOR_CONFIG", "JOBWRAPPER_LOCALPOOL_DIR"],
+        help="Variables of the hub's environment the batch commands and the tunnel get.",
+    ).tag(config=True)
+
+    secrets_helper_cmd = List(
+        Unicode(),
+        help="Command run as the user (after exec_prefix) that writes the secrets file.",
+    ).tag(config=True)
+
+    @default("secrets_helper_cmd")
+    def _secrets_helper_cmd_default(self) -> list[str]:
+        return [sys.executable, "-m", "jobwrapper.hub.secrets"]
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.remote_port = 0
+        self.local_port = 0
+        self.job_host = ""
+        self.tunnel_pid = 0
+        self._tunnel: Tunnel | None = None
+        self._tunnel_failure = ""
+        self._starting = False
+        self._events: list[dict[str, Any]] = []
+        self._events_changed: asyncio.Event | None = None
+        self._port_reported: asyncio.Event | None = None
+
+    # ---- state -------------------------------------------------------------------
+
+    def get_state(self) -> dict[str, Any]:
+        """Job id (batchspawner), the server's port in the job, the hub port, the host."""
+        state = super().get_state()
+        for key in ("remote_port", "local_port", "job_host", "tunnel_pid"):
+            if getattr(self, key):
+                state[key] = getattr(self, key)
+        return state
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Restore after a hub restart; the tunnel is re-created by the next poll()."""
+        super().load_state(state)
+        self.remote_port = int(state.get("remote_port", 0))
+        self.local_port = int(state.get("local_port", 0))
+        self.job_host = str(state.get("job_host", ""))
+        self.tunnel_pid = int(state.get("tunnel_pid", 0))
+
+    def clear_state(self) -> None:
+        """Forget the job (after stop)."""
+        super().clear_state()
+        self.remote_port = self.local_port = self.tunnel_pid = 0
+        self.job_host = ""
+        self._tunnel = None
+        self._tunnel_failure = ""
+
+    # ---- progress ----------------------------------------------------------------
+
+    def _event(self, progress: int, message: str) -> None:
+        self.log.info("%s: %s", self._log_name, message)
+        self._events.append({"progress": progress, "message": message})
+        if self._events_changed is not None:
+            self._events_changed.set()
+
+    async def progress(self):
+        """Yield the spawn's progress messages as start() records them."""
+        sent = 0
+        while True:
+            while sent < len(self._events):
+                yield self._events[sent]
+                sent += 1
+            if not (self._starting or self._spawn_pending):
+                return
+            if self._events_changed is None:
+                self._events_changed = asyncio.Event()
+            self._events_changed.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._events_changed.wait(), 1.0)
+
+    # ---- the port report (api.py) -------------------------------------------------
+
+    def receive_port(self, port: int) -> bool:
+        """Called by the strict API handler; False when no port is expected now."""
+        if not self._starting or self.remote_port:
+            return False
+        self.remote_port = port
+        if self._port_reported is not None:
+            self._port_reported.set()
+        return True
+
+    # ---- start ---------------------------------------------------------------------
+
+    @property
+    def tunnelled(self) -> bool:
+        """Whether a connect-to-job command is configured (else direct mode)."""
+        return bool(self.connect_to_job_cmd.strip())
+
+    async def start(self) -> tuple[str, int]:
+        """Prepare files, submit, wait for the job and its port, connect; (ip, port)."""
+        self._events = []
+        self._events_changed = asyncio.Event()
+        self._port_reported = asyncio.Event()
+        self.remote_port = self.local_port = self.tunnel_pid = 0
+        self._tunnel, self._tunnel_failure = None, ""
+        self._starting = True
+        try:
+            self.ip = "127.0.0.1" if self.tunnelled else "0.0.0.0"  # noqa: S104 (job side)
+            self.port = 0
+            environment, secret = self._job_environment()
+            await self.write_secrets(secret)
+            await self.submit_job(self._submit_description(environment))
+            self._event(10, f"Submitted job {self.job_id} to the HTCondor pool.")
+            self.job_host = await self._wait_until_running()
+            self._event(40, f"Job {self.job_id} is running on {self.job_host}.")
+            await self._wait_for_port()
+            if not self.tunnelled:
+                return self.job_host, self.remote_port
+            self._event(
+                60,
+                f"The notebook server listens on port {self.remote_port} in the job; "
+                "connecting to it.",
+            )
+            await self.connect(fixed_port=0)
+            self._event(80, f"Tunnel up: hub port {self.local_port} leads to the job.")
+            return "127.0.0.1", self.local_port
+        finally:
+            self._starting = False
+
+    def _job_environment(self) -> tuple[dict[str, str], dict[str, str]]:
+        """(public, secret) parts of the server's environment."""
+        public, secret = hub_secrets.split_environment(self.get_env(), [self.api_token])
+        allow = [*self.job_environment_allow, *self.environment]
+        public = hub_secrets.allowed(public, allow)
+        public[hub_secrets.SECRETS_ENV] = hub_secrets.SECRETS_FILE_NAME
+        return public, secret
+
+    @property
+    def job_dir(self) -> str:
+        """The per-server directory, relative to the home dir."""
+        return hub_secrets.job_dir_for(self.name)
+
+    def _submit_description(self, environment: Mapping[str, str]) -> str:
+        try:
+            option_lines = self.options_to_submit_lines(dict(self.user_options or {}))
+            job = NotebookJob(
+                executable=self.jobwrapper_path,
+                arguments=[*self.singleuser_args, *self.args],
+                home=pwd.getpwnam(self.user.name).pw_dir,
+                job_dir=self.job_dir,
+                secrets_file=f"{self.job_dir}/{hub_secrets.SECRETS_FILE_NAME}",
+                environment=environment,
+                hub_user=self.user.name,
+                hub_server=self.name,
+                option_lines=option_lines,
+            )
+            return render_submit(job, Path(self.submit_template).read_text())
+        except (SubmitValueError, KeyError) as error:
+            raise SpawnFailed(f"Your notebook job could not be described: {error}") from None
+
+    async def _wait_until_running(self) -> str:
+        said_idle = False
+        while True:
+            status = await self.query_job_status()
+            if status == JobStatus.RUNNING:
+                return self.state_gethost() or "an execute node"
+            if status == JobStatus.PENDING and not said_idle:
+                self._event(20, f"Job {self.job_id} is idle in the queue, waiting for a free slot.")
+                said_idle = True
+            elif status == JobStatus.NOTFOUND:
+                raise SpawnFailed(self.job_gone_message("before it started"))
+            await asyncio.sleep(self.startup_poll_interval)
+
+    async def _wait_for_port(self) -> None:
+        assert self._port_reported is not None
+        self._event(50, "Waiting for the notebook server in the job to start.")
+        while not self.remote_port:
+            try:
+                await asyncio.wait_for(self._port_reported.wait(), 2.0)
+            except asyncio.TimeoutError:
+                if await self.query_job_status() != JobStatus.RUNNING:
+                    raise SpawnFailed(
+                        self.job_gone_message("before the notebook server started")
+                    ) from None
+
+    # ---- poll and stop -----------------------------------------------------------------
+
+    async def poll(self) -> int | None:
+        """None while the job is queued or running and its tunnel alive; else an exit code.
+
+        A dead tunnel removes the job (its data still comes back on exit) and says why
+        in the log. After a hub restart the missing tunnel is re-created, not mourned.
+        """
+        if self._starting:
+            return None
+        if self._tunnel_failure:
+            return 1
+        status = await self.query_job_status()
+        if status in (JobStatus.PENDING, JobStatus.UNKNOWN):
+            return None
+        if status != JobStatus.RUNNING:
+            await self.end_tunnel()
+            await self.remove_secrets()
+            self.clear_state()
+            return 1
+        if not self.tunnelled:
+            return None
+        if self._tunnel is None:
+            try:
+                await self.reconnect()
+            except TunnelError as error:
+                return await self._give_up(str(error))
+        elif not self._tunnel.alive():
+            return await self._give_up(
+                f"The connection to job {self.job_id} ended "
+                f"({self._tunnel.stderr_excerpt()}); the job is being stopped."
+            )
+        return None
+
+    async def _give_up(self, reason: str) -> int:
+        self._tunnel_failure = reason
+        self.log.warning("%s: %s", self._log_name, reason)
+        await self.end_tunnel()
+        await self.remove_job_quietly()
+        return 1
+
+    async def stop(self, now: bool = False) -> None:
+        """End the tunnel, remove the job, wait for it to leave the queue (unless now)."""
+        self._starting = False
+        await self.end_tunnel()
+        if self.job_id:
+            self.log.info("%s: stopping job %s", self._log_name, self.job_id)
+            await self.remove_job_quietly()
+            if not now:
+                await self.wait_until_gone(self.stop_timeout)
+        await self.remove_secrets()
+
+    def save_state(self) -> None:
+        """Write get_state() to the hub's database now (after a re-created tunnel)."""
+        if self.orm_spawner is None:
+            return
+        from sqlalchemy.orm import object_session
+
+        session = object_session(self.orm_spawner)
+        self.orm_spawner.state = self.get_state()
+        if session is not None:
+            session.commit()
+
+    def secrets_json(self, secret: Mapping[str, str]) -> str:
+        """The secrets file's content (for write_secrets)."""
+        return json.dumps(dict(secret))

@@ -1,0 +1,240 @@
+"""The connect-to-job command: a background process that forwards a hub port to the job.
+
+One `Tunnel` is one process (by default `condor_ssh_to_job -ssh "ssh -N -L ..."`),
+owned by one spawner instance. It is started with a startup check (if it exits within
+the check, it failed, and its stderr says why), watched by `poll()`, and ended by
+`stop()`. The process gets SIGTERM when the hub process dies (Linux parent-death
+signal), so a restarted hub finds the hub-side port free again and can re-create the
+tunnel on the same port, where the proxy's route still points.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import re
+import shlex
+import signal
+import socket
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+
+STDERR_LINES_KEPT = 20
+_PR_SET_PDEATHSIG = 1
+
+# What ssh prints when the hub-side port is taken (bind-then-close race, or a restart).
+PORT_TAKEN = re.compile(
+    r"Address already in use|cannot listen to port|Could not request local forwarding",
+    re.IGNORECASE,
+)
+# What condor_ssh_to_job prints for the first seconds of a job, and for idle jobs.
+NOT_READY = re.compile(r"-auto-retry", re.IGNORECASE)
+
+
+class TunnelError(Exception):
+    """The connection to the job failed; the message is for the user."""
+
+
+class CommandTemplateError(ValueError):
+    """A command template (exec_prefix, a batch command, connect_to_job_cmd) is wrong."""
+
+
+class TunnelExited(Exception):
+    """The command exited during its startup check."""
+
+    def __init__(self, returncode: int | None, stderr: str) -> None:
+        super().__init__(f"exit code {returncode}: {stderr}")
+        self.returncode = returncode
+        self.stderr = stderr
+
+    @property
+    def port_taken(self) -> bool:
+        """ssh could not listen on the hub-side port."""
+        return bool(PORT_TAKEN.search(self.stderr))
+
+    @property
+    def not_ready(self) -> bool:
+        """condor_ssh_to_job cannot reach the job yet (it has just started)."""
+        return bool(NOT_READY.search(self.stderr))
+
+
+def uses_rport(template: str) -> bool:
+    """`{rport}` in the command means `{port}` is a hub-side port forwarded to it."""
+    return "{rport}" in template
+
+
+def format_command(template: str, fields: Mapping[str, object]) -> list[str]:
+    """Split `template` like a shell would, then fill `{field}`s inside each word.
+
+    Values never pass through a shell, so a field value cannot add words or commands.
+    """
+    try:
+        return [word.format(**fields) for word in shlex.split(template)]
+    except KeyError as error:
+        raise CommandTemplateError(f"command {template!r} uses an unknown field {error}") from None
+    except ValueError as error:
+        raise CommandTemplateError(f"command {template!r} cannot be read: {error}") from None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free right now (another program may still take it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
+    """Whether a listener could bind `host:port` now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """`text` with every non-empty secret replaced by `[secret]`."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[secret]")
+    return text
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the hub process dies (Linux only)."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class Tunnel:
+    """One connect-to-job process; its stderr is kept (first lines) for the user."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        env: Mapping[str, str],
+        log: logging.Logger | logging.LoggerAdapter,
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.argv = list(argv)
+        self._env = dict(env)
+        self._log = log
+        self._secrets = [secret for secret in secrets if secret]
+        self._process: asyncio.subprocess.Process | None = None
+        self._stderr_lines: list[str] = []
+        self._reader: asyncio.Task | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The process id, once started."""
+        return self._process.pid if self._process else None
+
+    @property
+    def returncode(self) -> int | None:
+        """None while running."""
+        return self._process.returncode if self._process else None
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return self._process is not None and self._process.returncode is None
+
+    def stderr_excerpt(self, lines: int = 5) -> str:
+        """The first lines of stderr, secrets removed, joined for a one-line message."""
+        kept = [line for line in self._stderr_lines if line.strip()][:lines]
+        return redact(" / ".join(kept), self._secrets) or "(no error output)"
+
+    async def _read_stderr(self) -> None:
+        assert self._process is not None and self._process.stderr is not None
+        while True:
+            line = await self._process.stderr.readline()
+            if not line:
+                return
+            if len(self._stderr_lines) < STDERR_LINES_KEPT:
+                self._stderr_lines.append(line.decode(errors="replace").rstrip())
+
+    async def start(self, startup_check: float) -> None:
+        """Start the process; raise TunnelExited if it ends within `startup_check` s."""
+        self._log.info("Starting connect-to-job command: %s", shlex.join(self.argv))
+        try:
+            self._process = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+                env=self._env,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+            )
+        except OSError as error:
+            raise TunnelExited(None, f"cannot run {self.argv[0]}: {error.strerror}") from None
+        self._reader = asyncio.ensure_future(self._read_stderr())
+        try:
+            await asyncio.wait_for(asyncio.shield(self._process.wait()), startup_check)
+        except asyncio.TimeoutError:
+            return
+        await self._drain_reader()
+        raise TunnelExited(self._process.returncode, self.stderr_excerpt())
+
+    async def _drain_reader(self) -> None:
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.TimeoutError, asyncio.CancelledError):
+                await asyncio.wait_for(self._reader, 2)
+
+    async def wait(self) -> int:
+        """Wait for the process to end; its exit code."""
+        assert self._process is not None
+        code = await self._process.wait()
+        await self._drain_reader()
+        return code
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM to the process group, SIGKILL after `timeout` s."""
+        process = self._process
+        if process is None or process.returncode is not None:
+            await self._drain_reader()
+            return
+        self._signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except asyncio.TimeoutError:
+            self._log.warning("connect-to-job command %s ignored SIGTERM; killing it", process.pid)
+            self._signal(signal.SIGKILL)
+            await process.wait()
+        await self._drain_reader()
+
+    def _signal(self, signum: int) -> None:
+        assert self._process is not None
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._process.pid, signum)
+        with contextlib.suppress(ProcessLookupError):
+            self._process.send_signal(signum)
+
+
+def stale_tunnel_pid(pid: int, port: int, job_id: str) -> bool:
+    """Whether `pid` still runs a connect-to-job command for this port and job.
+
+    A restarted hub uses it to end its predecessor's tunnel, if that one outlived the
+    hub, before it listens on the same port again. The command line is checked so a
+    reused pid is never signalled.
+    """
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            words = handle.read().decode(errors="replace").split("\0")
+    except OSError:
+        return False
+    return job_id in words and any(f"{port}:" in word for word in words)
+
+
+def end_stale_tunnel(pid: int) -> None:
+    """SIGTERM to a previous hub's tunnel process group (best effort)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGTERM)
