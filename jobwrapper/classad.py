@@ -13,6 +13,7 @@ skipped with a one-line warning naming the file, the line and the attribute.
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
@@ -114,13 +115,29 @@ def parse_literal(text: str) -> Value:
 
 
 def _import_classad_module() -> Any:
-    """htcondor's ClassAd bindings: ``classad2`` (HTCondor >= 24) or ``classad``."""
-    for name in ("classad2", "classad"):
-        try:
-            return __import__(name)
-        except Exception:  # noqa: S112 - any import failure means: try the next one
-            continue
-    return None
+    """htcondor's ClassAd bindings: ``classad2`` (HTCondor >= 24) or ``classad``.
+
+    Loading them also loads ``htcondor2``, which sets ``CONDOR_CONFIG=/dev/null`` in
+    our environment when it finds no HTCondor config. That must not leak into the
+    commands we exec (``run`` promises the environment of a login shell), so the
+    variable is put back as it was.
+    """
+    before = os.environ.get("CONDOR_CONFIG")
+    try:
+        for name in ("classad2", "classad"):
+            try:
+                module = __import__(name)
+                parser_type = getattr(module, "ParserType", getattr(module, "Parser", None))
+                module.parseOne("Warm = 1", parser_type.Old)  # loads what it loads lazily
+                return module
+            except Exception:  # noqa: S112 - any import failure means: try the next one
+                continue
+        return None
+    finally:
+        if before is None:
+            os.environ.pop("CONDOR_CONFIG", None)
+        else:
+            os.environ["CONDOR_CONFIG"] = before
 
 
 def _classad_value_parser() -> Optional[Callable[[str, str], Value]]:
