@@ -114,6 +114,21 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             8,
             "After SIGTERM: seconds the server gets before everything left is killed.",
         ),
+        "warn_seconds": (
+            "list[int]",
+            [],
+            "Extra warning times in seconds before the runtime limit (for short test jobs).",
+        ),
+    },
+    "desktop": {
+        "enabled": ("bool", True, "Offer the xpra desktop in the launcher when xpra exists."),
+        "start": (
+            "list[str]",
+            ["xterm"],
+            "Command started in the desktop (argv list); the desktop ends when it exits.",
+        ),
+        "title": ("str", "Desktop", "Launcher title of the desktop."),
+        "timeout": ("int", 60, "Seconds the proxy waits for xpra to answer."),
     },
     "jupyterlab": {
         "disabled_extensions": (
