@@ -15,6 +15,7 @@ and the server exits with code 6, so the hub sees a failed spawn, not silence.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -34,7 +35,24 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 def _fail(message: str) -> None:
     sys.stderr.write(f"jobwrapper: {message}\n")
     sys.stderr.flush()
-    os._exit(EXIT_SERVER)  # nothing has started yet that would need a clean stop
+    _stop_children()
+    os._exit(EXIT_SERVER)  # no kernel or user process exists yet; helpers are stopped
+
+
+def _stop_children(grace: float = 3.0) -> None:
+    """Stop what the server started so far (e.g. JupyterLab's build check runs node)."""
+    try:
+        import psutil
+    except ImportError:  # pragma: no cover - psutil comes with jupyter-resource-usage
+        return
+    children = psutil.Process().children(recursive=True)
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.terminate()
+    _, alive = psutil.wait_procs(children, timeout=grace)
+    for child in alive:
+        with contextlib.suppress(psutil.Error):
+            child.kill()
 
 
 def adopt_socket(fd_text: str) -> socket.socket:
