@@ -41,7 +41,7 @@ def resource_lines(res: Resources) -> list[str]:
     provided = (res.cores, res.memory_mb, res.disk_kb)
     if requested == (None, None, None):
         if res.sources.get("cores") == HOST_SOURCE:
-            return ["The job's ads name no resources (see the warnings); "
+            return ["No resources could be read from the job's ads (see the warnings); "
                     f"using this machine's limits: {_host_amounts(res)}."]
         return [f"Your job has {_amounts(*provided)}."]
     lines = [f"You requested {_amounts(*requested)}."]

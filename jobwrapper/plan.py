@@ -128,13 +128,26 @@ def _job_identity(context: JobContext) -> dict[str, str]:
     res = context.resources
     if res.runtime_limit_s and context.job_start:
         env["JOBWRAPPER_RUNTIME_END"] = str(context.job_start + res.runtime_limit_s)
-    if context.in_job and "CUDA_VISIBLE_DEVICES" not in context.environ:
-        # Lost on the way into a container or login shell: restore HTCondor's choice.
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(res.gpu_ids) or HIDDEN_GPU
+    if context.in_job:
+        env.update(_gpu_visibility(context))
     fix_user = context.config.get("job", "fix_user_name")
     if context.in_job and fix_user and context.owner:
         env["USER"] = env["LOGNAME"] = context.owner
     return env
+
+
+def _gpu_visibility(context: JobContext) -> dict[str, str]:
+    """HTCondor's GPU variables, where they were lost on the way into a container or shell.
+
+    Without an assigned GPU HTCondor hides every device with these three values; with
+    GPUs it puts their ids in CUDA_VISIBLE_DEVICES. A value still present is HTCondor's
+    (or the user's) and is left alone.
+    """
+    ids = context.resources.gpu_ids
+    wanted = {"CUDA_VISIBLE_DEVICES": ",".join(ids)} if ids else {
+        "CUDA_VISIBLE_DEVICES": HIDDEN_GPU, "GPU_DEVICE_ORDINAL": HIDDEN_GPU,
+        "NVIDIA_VISIBLE_DEVICES": "none"}
+    return {name: value for name, value in wanted.items() if name not in context.environ}
 
 
 def _prepend(entry: str, current: Optional[str]) -> str:

@@ -121,8 +121,9 @@ def test_both_ads_missing_gives_one_line_each_and_the_machines_limits(tmp_path):
     assert "Traceback" not in result.stderr
     assert [line.split(": ", 3)[2] for line in stderr_lines(result)] == [
         f"{environ['_CONDOR_JOB_AD']}", f"{environ['_CONDOR_MACHINE_AD']}"]
-    assert result.stdout.startswith("The job's ads name no resources (see the warnings); "
-                                    f"using this machine's limits: {HOST_CORES} core(s)")
+    assert result.stdout.startswith(
+        "No resources could be read from the job's ads (see the warnings); "
+        f"using this machine's limits: {HOST_CORES} core(s)")
 
 
 def test_job_ad_that_is_a_directory(tmp_path):

@@ -89,7 +89,7 @@ def test_unreadable_job_ad_message_points_to_the_warnings(tmp_path):
     environ = {"_CONDOR_JOB_AD": str(tmp_path / "missing.ad")}
     context = read_context(environ, SiteConfig(), host=HOST)
     assert login_message(context) == (
-        "The job's ads name no resources (see the warnings); "
+        "No resources could be read from the job's ads (see the warnings); "
         "using this machine's limits: 8 core(s), 16000 MB RAM.")
 
 

@@ -63,16 +63,25 @@ def test_no_mem_limit_when_memory_is_unknown(tmp_path):
     assert "MEM_LIMIT" not in plan(context, UID).env
 
 
-def test_cuda_visible_devices_is_restored_to_hide_gpus(tmp_path):
-    assert plan(context_for("good", tmp_path), UID).env["CUDA_VISIBLE_DEVICES"] == "10000"
+def test_gpu_variables_are_restored_to_hide_gpus_as_htcondor_does(tmp_path):
+    env = plan(context_for("good", tmp_path), UID).env
+    assert (env["CUDA_VISIBLE_DEVICES"], env["GPU_DEVICE_ORDINAL"],
+            env["NVIDIA_VISIBLE_DEVICES"]) == ("10000", "10000", "none")
 
 
 def test_cuda_visible_devices_is_restored_to_the_assigned_gpus(tmp_path):
     assert plan(context_for("gpus", tmp_path), UID).env["CUDA_VISIBLE_DEVICES"] == "GPU-6a96bd13"
 
 
-def test_cuda_visible_devices_set_by_htcondor_is_left_alone(tmp_path):
-    context = context_for("gpus", tmp_path, CUDA_VISIBLE_DEVICES="GPU-6a96bd13")
+def test_gpu_variables_set_by_htcondor_are_left_alone(tmp_path):
+    context = context_for("good", tmp_path, CUDA_VISIBLE_DEVICES="10000",
+                          GPU_DEVICE_ORDINAL="10000", NVIDIA_VISIBLE_DEVICES="none")
+    env = plan(context, UID).env
+    assert not {"CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL", "NVIDIA_VISIBLE_DEVICES"} & set(env)
+
+
+def test_no_gpu_variables_outside_htcondor():
+    context = read_context({}, SiteConfig(), host=HOST)
     assert "CUDA_VISIBLE_DEVICES" not in plan(context, UID).env
 
 
