@@ -3,8 +3,9 @@
 - directories are created with mode 0700 and must belong to us (a pre-made
   directory or a symlink planted by someone else in a shared /tmp is refused);
 - the environment is cached in the private directory for the profile.d scripts
-  (``env.sh``, ``env.csh``, ``env.json``, ``message.txt``, ``message.csh``), each
-  file written to a temporary name and renamed, so a login never sources a half-written file.
+  (``env.sh``, ``env.csh``, ``env.json``, ``message.txt``, ``message.sh``,
+  ``message.csh``), each file written to a temporary name and renamed, so a login
+  never sources a half-written file.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from collections.abc import Mapping
 
 from jobwrapper.errors import JobError
 from jobwrapper.plan import Setup
-from jobwrapper.shells import render, render_message_csh
+from jobwrapper.shells import render, render_message_csh, render_message_sh
 
 CACHE_FILES = {"sh": "env.sh", "csh": "env.csh", "json": "env.json"}
 MESSAGE_FILE = "message.txt"
-MESSAGE_CSH_FILE = "message.csh"  # tcsh has no read loop: the message as echo builtins
+# The message as builtins (printf, echo), so a login prints it without a process start.
+MESSAGE_SCRIPTS = {"message.sh": render_message_sh, "message.csh": render_message_csh}
 
 
 def make_private_dir(path: str) -> None:
@@ -65,8 +67,9 @@ def apply_setup(setup: Setup, write_cache: bool = True) -> None:
                 continue
             write_private_file(os.path.join(setup.private_dir, name), text)
         write_private_file(os.path.join(setup.private_dir, MESSAGE_FILE), setup.message + "\n")
-        write_private_file(os.path.join(setup.private_dir, MESSAGE_CSH_FILE),
-                           render_message_csh(setup.message))
+        for name, render_message in MESSAGE_SCRIPTS.items():
+            write_private_file(os.path.join(setup.private_dir, name),
+                               render_message(setup.message))
     except OSError as error:
         raise JobError(
             f"{setup.private_dir}: cannot write the environment cache ({error.strerror})"

@@ -79,9 +79,16 @@ def quote_csh(value: str) -> str:
 
 
 def render_sh(env: Mapping[str, str], unset: Iterable[str] = ()) -> str:
-    """``unset``/``export`` lines for bash, dash and zsh (also under set -eu)."""
-    lines = [f"unset {name}" for name in unset if is_variable_name(name)]
-    lines += [f"export {name}={quote_sh(value)}" for name, value in _wanted(env)]
+    """One ``unset`` and one ``export`` command for bash, dash and zsh (also under set -eu).
+
+    A single ``export`` with one assignment a line is about twice as fast to source
+    as one ``export`` per variable, which matters on every login (bench/login_overhead).
+    """
+    names = [name for name in unset if is_variable_name(name)]
+    lines = [f"unset {' '.join(names)}"] if names else []
+    assignments = [f"  {name}={quote_sh(value)}" for name, value in _wanted(env)]
+    if assignments:  # a bare `export` would list the environment instead
+        lines.append("export \\\n" + " \\\n".join(assignments))
     return "\n".join(lines) + "\n"
 
 
@@ -98,6 +105,12 @@ def render_csh(env: Mapping[str, str], unset: Iterable[str] = ()) -> str:
 def render_json(env: Mapping[str, str], unset: Iterable[str] = ()) -> str:
     """``{"set": {...}, "unset": [...]}`` for programs."""
     return json.dumps({"set": dict(env), "unset": list(unset)}, indent=1, sort_keys=True) + "\n"
+
+
+def render_message_sh(message: str) -> str:
+    """A sh script printing ``message`` with one printf builtin (no read loop)."""
+    lines = message.splitlines()
+    return f"printf '%s\\n' {' '.join(quote_sh(line) for line in lines)}\n" if lines else ""
 
 
 def render_message_csh(message: str) -> str:

@@ -2,8 +2,8 @@
 the starter gives a job (from tests/jobads/*/environ, paths moved into tmp_path).
 
 Import what you need (``from jobfixtures import emulate_job``, as tests/health does
-with its helpers) or use the
-pytest fixtures ``notebook_job``, ``interactive_job`` and ``defaults_job``.
+with its helpers) or use the pytest fixtures ``notebook_job``, ``interactive_job``
+and ``defaults_job`` (import them into your test module or a conftest.py).
 """
 
 from __future__ import annotations

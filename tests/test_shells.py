@@ -5,11 +5,26 @@ from __future__ import annotations
 import json
 import subprocess
 
-from jobwrapper.shells import quote_csh, quote_sh, render, render_csh, render_message_csh
+from jobwrapper.shells import (
+    quote_csh,
+    quote_sh,
+    render,
+    render_csh,
+    render_message_csh,
+    render_message_sh,
+)
 
 
-def test_sh_lines_are_exports_in_plan_order():
-    assert render("sh", {"B": "2", "A": "1"}) == "export B='2'\nexport A='1'\n"
+def test_sh_is_one_export_with_a_line_per_variable_in_plan_order():
+    assert render("sh", {"B": "2", "A": "1"}) == "export \\\n  B='2' \\\n  A='1'\n"
+
+
+def test_sh_unsets_come_first_in_one_command():
+    assert render("sh", {"A": "1"}, unset=["X", "Y"]).startswith("unset X Y\nexport")
+
+
+def test_sh_with_nothing_to_set_prints_no_bare_export():
+    assert "export" not in render("sh", {})
 
 
 def test_csh_lines_are_setenv_ending_in_semicolons_for_backquote_eval():
@@ -48,6 +63,14 @@ def test_csh_newline_is_a_backslash_newline_inside_quotes():
 def test_json_keeps_every_value_as_it_is():
     out = json.loads(render("json", {"A": "$(x)\n"}, unset=["B"]))
     assert out == {"set": {"A": "$(x)\n"}, "unset": ["B"]}
+
+
+def test_sh_message_is_printed_verbatim_by_one_printf(tmp_path):
+    message = "You requested 4 core(s)\n-n \\c $HOME `date` !! 'q' %s\n\nlast"
+    script = tmp_path / "message.sh"
+    script.write_text(render_message_sh(message))
+    out = subprocess.run(["dash", "-c", f". {script}"], capture_output=True, text=True, check=True)
+    assert out.stdout == message + "\n"
 
 
 def test_csh_message_is_printed_verbatim_with_the_users_echo_style_restored(tmp_path):
