@@ -24,7 +24,7 @@ from typing import Any, Optional
 import jinja2
 from tornado import web
 from traitlets import Dict, Int, List, TraitError, Unicode, validate
-from traitlets.config import Configurable
+from traitlets.config import Application, Configurable
 
 # Names that go into submit lines as ClassAd string literals: no quotes, spaces or
 # newlines can get through, so a value can never end its line or start another one.
@@ -315,8 +315,13 @@ def apply_user_options(spawner: Any, user_options: Mapping[str, Any]) -> None:
         .as_user_options()
 
 
-def spawner_submit_lines(spawner: Any) -> list[str]:
-    """Submit lines for a spawner's (already validated) ``user_options``."""
-    form = form_config(spawner)
-    options = validate_options(getattr(spawner, "user_options", None) or {}, form)
+def options_to_submit_lines(user_options: Mapping[str, Any]) -> list[str]:
+    """``JobwrapperSpawner.options_to_submit_lines``: user_options to submit lines.
+
+    Validates once more against the running hub's config (``c.ResourceForm``), so a
+    spawner without ``apply_user_options`` still submits nothing unchecked.
+    """
+    form = ResourceForm(parent=Application.instance()) if Application.initialized() \
+        else ResourceForm()
+    options = validate_options(user_options or {}, form)
     return submit_lines(options, form.runtime_grace_seconds)

@@ -1,0 +1,46 @@
+"""The demo's JobwrapperSpawner settings: the local pool's shims, the form, the site config.
+
+Kept apart from jupyterhub_config.py so that config stays readable and the spawner
+part can be copied into a real hub's config (replace the shim paths with HTCondor's
+own commands, see docs/hub.md).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from jobwrapper.hub import form
+
+
+def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
+    """Set the spawner's traits in the config object ``c``."""
+    bin_dir = state / "bin"
+    c.JupyterHub.spawner_class = "jobwrapper.hub.spawner.JobwrapperSpawner"
+    # sudo resets PATH, so the pool's commands are named by absolute path.
+    c.JobwrapperSpawner.batch_submit_cmd = f"{bin_dir}/condor_submit"
+    c.JobwrapperSpawner.batch_query_cmd = (
+        f'{bin_dir}/condor_q {{job_id}} -format "%s, " JobStatus -format "%s" RemoteHost '
+        '-format "\\n" True')
+    c.JobwrapperSpawner.batch_cancel_cmd = f"{bin_dir}/condor_rm {{job_id}}"
+    c.JobwrapperSpawner.connect_to_job_cmd = (
+        f'{bin_dir}/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
+        '-L {port}:localhost:{rport}" {job_id}')
+    if os.geteuid() != 0:
+        # Not root: every notebook runs as the user who started the demo.
+        c.JobwrapperSpawner.exec_prefix = ""
+        c.JobwrapperSpawner.connect_to_job_exec_prefix = ""
+    job_bin = state / "jobenv" / "bin"
+    c.JobwrapperSpawner.jobwrapper_path = str(job_bin / "jobwrapper")
+    c.JobwrapperSpawner.secrets_helper_cmd = [str(job_bin / "python"), "-m",
+                                              "jobwrapper.hub.secrets"]
+    c.JobwrapperSpawner.startup_poll_interval = 0.25
+    c.JobwrapperSpawner.stop_timeout = 30
+    # The job finds the demo's Lmod tree and "CVMFS" environments through the site config.
+    c.Spawner.environment = {"JOBWRAPPER_CONFIG": str(state / "jobwrapper.toml")}
+    # The options form (docs/form.md): validated on the form and again for the REST API.
+    c.Spawner.options_form = form.options_form
+    c.Spawner.options_from_form = form.options_from_form
+    c.Spawner.apply_user_options = form.apply_user_options
+    c.JobwrapperSpawner.options_to_submit_lines = form.options_to_submit_lines

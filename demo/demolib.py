@@ -1,0 +1,375 @@
+"""The demo's pieces, shared by scripts/demo, tests/e2e and bench/: build, start, stop.
+
+- ``prepare``: a state dir with the local pool (condor_* shims), a small Lmod module
+  tree, virtualenvs standing in for environments on CVMFS, the job's site config, and
+  (as root) local users for the notebooks;
+- ``Hub``: JupyterHub with demo/jupyterhub_config.py, started and stopped as one
+  process; ``stop_everything`` stops servers, jobs, tunnels and the proxy.
+
+Everything is created under the state dir; nothing outside it is changed except the
+demo users (``useradd``), which stay for the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Optional
+
+REPO = Path(__file__).resolve().parents[1]
+VENV = REPO / ".venv"
+PYTHON = VENV / "bin" / "python"
+DEMO_DIR = REPO / "demo"
+DEFAULT_STATE = REPO / "demo-state"
+DEMO_USERS = ("demo-alice", "demo-bob")
+CONTAINERS = {"Debian12": "Debian 12 (this machine)"}
+ENVIRONMENTS = {"stable": "stable", "testing": "testing"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Demo:
+    """Where one demo's files live (all under ``state``)."""
+
+    state: Path
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.state / "bin"
+
+    @property
+    def pool_dir(self) -> Path:
+        return self.state / "pool"
+
+    @property
+    def modules_dir(self) -> Path:
+        return self.state / "modules"
+
+    @property
+    def cvmfs_dir(self) -> Path:
+        return self.state / "cvmfs" / "sw.demo.example.org" / "jupyter"
+
+    @property
+    def site_config(self) -> Path:
+        return self.state / "jobwrapper.toml"
+
+    @property
+    def hub_dir(self) -> Path:
+        return self.state / "hub"
+
+    @property
+    def job_venv(self) -> Path:
+        """jobwrapper for the jobs (the notebook users' processes)."""
+        return self.state / "jobenv"
+
+    def venv(self, container_os: str, environment: str) -> Path:
+        return self.cvmfs_dir / container_os.lower() / environment
+
+
+def run(argv: list[Any], **kwargs: Any) -> subprocess.CompletedProcess:
+    """Run a command, raising with its stderr when it fails."""
+    result = subprocess.run([str(a) for a in argv], capture_output=True, text=True, **kwargs)
+    if result.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, argv))} failed ({result.returncode}): "
+                           f"{result.stderr.strip() or result.stdout.strip()}")
+    return result
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(state: Path, users: tuple[str, ...] = DEMO_USERS,
+            pool_settings: Optional[dict[str, str]] = None) -> Demo:
+    """Create (or refresh) everything the demo needs under ``state``."""
+    demo = Demo(state.resolve())
+    for path in (demo.state, demo.hub_dir):
+        path.mkdir(parents=True, exist_ok=True)
+    os.chmod(demo.state, 0o755)  # noqa: S103 - the demo users' jobs read shims, modules, venvs
+    os.chmod(demo.hub_dir, 0o700)  # database, cookie secret, API token
+    settings = {"idle_delay": "1", "ssh_ready_delay": "2", "vacate_grace": "20",
+                "slot_cpus": "128", "slot_memory": str(256 * 1024), **(pool_settings or {})}
+    init = [PYTHON, "-m", "jobwrapper.hub.localpool", "init", "--pool-dir", demo.pool_dir]
+    for key, value in settings.items():
+        init += ["--set", f"{key}={value}"]
+    run(init)
+    run([PYTHON, "-m", "jobwrapper.hub.localpool", "install-bin", demo.bin_dir,
+         "--pool-dir", demo.pool_dir])
+    _module_tree(demo)
+    _job_venv(demo)
+    for container_os in CONTAINERS:
+        for environment in ENVIRONMENTS:
+            _cvmfs_venv(demo.venv(container_os, environment))
+    _site_config(demo)
+    ensure_users(users)
+    return demo
+
+
+def _module_tree(demo: Demo) -> None:
+    """A tiny Lmod tree: demo-tools/1.0 (stable) and 2.0 (testing), each with one command."""
+    for version in ("1.0", "2.0"):
+        tool_bin = demo.state / "software" / "demo-tools" / version / "bin"
+        tool_bin.mkdir(parents=True, exist_ok=True)
+        hello = tool_bin / "demo-hello"
+        hello.write_text(f'#!/bin/sh\necho "demo-tools {version} from the Lmod module"\n')
+        hello.chmod(0o755)
+        modulefile = demo.modules_dir / "demo-tools" / f"{version}.lua"
+        modulefile.parent.mkdir(parents=True, exist_ok=True)
+        modulefile.write_text(
+            f'whatis("Demo tools {version}: stands in for a site software stack")\n'
+            f'setenv("DEMO_TOOLS_VERSION", "{version}")\n'
+            f'prepend_path("PATH", "{tool_bin}")\n'
+        )
+
+
+def base_python() -> str:
+    """A python every demo user can run, of the .venv's version (the .venv's own python
+    may live where only root can read it, e.g. pyenv in /root)."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
+    for candidate in (f"/usr/bin/{version}", f"/usr/local/bin/{version}"):
+        if os.access(candidate, os.X_OK):
+            return candidate
+    return str(Path(sys.base_prefix) / "bin" / version)
+
+
+def _shared_venv(path: Path) -> None:
+    """A virtualenv that sees the repo's .venv packages and jobwrapper through a .pth."""
+    base = base_python()
+    config = path / "pyvenv.cfg"
+    if config.exists() and f"home = {os.path.dirname(base)}\n" not in config.read_text():
+        shutil.rmtree(path)  # made by another python (an older demo): make it again
+    if not config.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        run([base, "-m", "venv", "--without-pip", path])
+    site = next((path / "lib").glob("python3*/site-packages"))
+    repo_site = next((VENV / "lib").glob("python3*/site-packages"))
+    (site / "jobwrapper-demo.pth").write_text(f"{REPO}\n{repo_site}\n")
+    # Jupyter finds server extensions (JupyterLab) and lab assets under sys.prefix.
+    for sub in ("etc/jupyter", "share/jupyter"):
+        link = path / sub
+        if not link.exists():
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(VENV / sub)
+
+
+def _cvmfs_venv(path: Path) -> None:
+    """An environment "on CVMFS": Jupyter and ipykernel come from the repo's .venv."""
+    _shared_venv(path)
+
+
+def _job_venv(demo: Demo) -> None:
+    """The job's jobwrapper installation: the .venv's commands, for a python users can run."""
+    _shared_venv(demo.job_venv)
+    python = demo.job_venv / "bin" / "python"
+    for script in (VENV / "bin").iterdir():
+        try:
+            first, _, rest = script.read_text().partition("\n")
+        except (UnicodeDecodeError, IsADirectoryError, OSError):
+            continue
+        if first.startswith(f"#!{VENV}/bin/python") and "import" in rest:
+            target = demo.job_venv / "bin" / script.name
+            if not target.exists():
+                target.write_text(f"#!{python}\n{rest}")
+                target.chmod(0o755)
+
+
+def _site_config(demo: Demo) -> None:
+    """The job's site config (TOML), from demo/site-config.toml.in."""
+    template = (DEMO_DIR / "site-config.toml.in").read_text()
+    text = template.replace("@MODULES@", json.dumps(str(demo.modules_dir)))
+    for container_os in CONTAINERS:
+        for environment in ENVIRONMENTS:
+            marker = f"@VENV_{container_os.upper()}_{environment.upper()}@"
+            text = text.replace(marker, json.dumps(str(demo.venv(container_os, environment))))
+    demo.site_config.write_text(text)
+    demo.site_config.chmod(0o644)
+
+
+def ensure_users(users: tuple[str, ...]) -> None:
+    """Create local users for the notebooks (root only; others run as the current user)."""
+    if os.geteuid() != 0:
+        return
+    for name in users:
+        if subprocess.run(["id", "-u", name], capture_output=True).returncode != 0:
+            run(["useradd", "--create-home", "--shell", "/bin/bash", name])
+
+
+def demo_password(demo: Demo) -> str:
+    """The demo's shared password, made once and kept in the state dir (0600)."""
+    path = demo.hub_dir / "password"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(9))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def proxy_token(demo: Demo) -> str:
+    """The hub-proxy token; kept in the state dir so a restarted hub finds its proxy."""
+    path = demo.hub_dir / "proxy_token"
+    if not path.exists():
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclasses.dataclass
+class Hub:
+    """One JupyterHub process with the demo config; ``url`` is the public proxy URL."""
+
+    demo: Demo
+    port: int = 8000
+    spawner: str = "jobwrapper"
+    users: tuple[str, ...] = DEMO_USERS
+    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
+    token: str = dataclasses.field(default_factory=lambda: secrets.token_hex(24))
+    process: Optional[subprocess.Popen] = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        hub_ports = self.extra_env.get("JOBWRAPPER_DEMO_HUB_PORT")
+        env = {
+            **os.environ,
+            "PATH": f"{self.demo.bin_dir}:{VENV / 'bin'}:{os.environ.get('PATH', '')}",
+            "JOBWRAPPER_DEMO_STATE": str(self.demo.state),
+            "JOBWRAPPER_DEMO_PORT": str(self.port),
+            "JOBWRAPPER_DEMO_HUB_PORT": hub_ports or str(free_port()),
+            "JOBWRAPPER_DEMO_PROXY_API_PORT": str(free_port()),
+            "JOBWRAPPER_DEMO_SPAWNER": self.spawner,
+            "JOBWRAPPER_DEMO_USERS": ",".join(self.users),
+            "JOBWRAPPER_DEMO_PASSWORD": demo_password(self.demo),
+            "JOBWRAPPER_DEMO_API_TOKEN": self.token,
+            "JOBWRAPPER_DEMO_PROXY_TOKEN": proxy_token(self.demo),
+            **self.extra_env,
+        }
+        return env
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Start JupyterHub and wait until its API answers."""
+        log = open(self.demo.state / "hub.log", "ab")  # noqa: SIM115 - owned by the process
+        env = self.environment()
+        self.extra_env.setdefault("JOBWRAPPER_DEMO_HUB_PORT", env["JOBWRAPPER_DEMO_HUB_PORT"])
+        self.extra_env.setdefault("JOBWRAPPER_DEMO_PROXY_API_PORT",
+                                  env["JOBWRAPPER_DEMO_PROXY_API_PORT"])
+        self.process = subprocess.Popen(
+            [str(VENV / "bin" / "jupyterhub"), "-f", str(DEMO_DIR / "jupyterhub_config.py")],
+            cwd=self.demo.hub_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+        log.close()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"JupyterHub exited ({self.process.returncode}); see "
+                                   f"{self.demo.state / 'hub.log'}")
+            with contextlib.suppress(OSError):
+                if self.api("GET", "/")[0] == 200:
+                    return
+            time.sleep(0.1)
+        raise RuntimeError(f"JupyterHub did not answer in {timeout:.0f} s; see hub.log")
+
+    def api(self, method: str, path: str, body: Any = None,
+            timeout: float = 30.0) -> tuple[int, Any]:
+        """Call the hub's REST API with the demo's admin token: (status, JSON or None)."""
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
+            f"{self.url}/hub/api{path}", data=data, method=method,
+            headers={"Authorization": f"token {self.token}",
+                     "Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+                raw = response.read()
+                return response.status, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as error:
+            raw = error.read()
+            try:
+                return error.code, json.loads(raw) if raw else None
+            except ValueError:
+                return error.code, raw.decode(errors="replace")
+
+    def stop_servers(self, timeout: float = 60.0) -> None:
+        """Stop every user's server through the API and wait until none is left."""
+        status, users = self.api("GET", "/users")
+        if status != 200:
+            return
+        for user in users:
+            for name in user.get("servers", {}):
+                self.api("DELETE", f"/users/{user['name']}/servers/{name}")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status, users = self.api("GET", "/users")
+            if status != 200 or not any(u.get("servers") for u in users):
+                return
+            time.sleep(0.2)
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop JupyterHub (SIGTERM, then SIGKILL); servers and proxy keep running."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+def stop_proxy(demo: Demo) -> None:
+    """Stop configurable-http-proxy, which outlives hub restarts by design."""
+    pid_file = demo.hub_dir / "proxy.pid"
+    with contextlib.suppress(OSError, ValueError):
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(50):
+            os.kill(pid, 0)
+            time.sleep(0.1)
+    with contextlib.suppress(OSError):
+        pid_file.unlink()
+
+
+def leftovers(demo: Demo) -> tuple[int, int]:
+    """(jobs in the local pool's queue, condor_ssh_to_job processes of this demo)."""
+    queue = run([demo.bin_dir / "condor_q", "-all", "-af", "ClusterId"]).stdout.split()
+    tunnels = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            if any(b"condor_ssh_to_job" in part for part in argv[:3]) and \
+                    str(demo.bin_dir).encode() in b" ".join(argv):
+                tunnels += 1
+    return len(queue), tunnels
+
+
+def stop_everything(hub: Hub) -> tuple[int, int]:
+    """Servers, hub, proxy, then any job still queued; returns the leftovers found first."""
+    with contextlib.suppress(OSError):
+        if hub.process is not None and hub.process.poll() is None:
+            hub.stop_servers()
+    hub.stop()
+    stop_proxy(hub.demo)
+    found = leftovers(hub.demo)
+    run([PYTHON, "-m", "jobwrapper.hub.localpool", "shutdown", "--pool-dir", hub.demo.pool_dir])
+    return found
+
+
+def reset_state(state: Path) -> None:
+    """Remove a previous demo's hub database and pool (keeps users)."""
+    for name in ("hub", "pool"):
+        shutil.rmtree(state / name, ignore_errors=True)
