@@ -1,0 +1,191 @@
+"""jobwrapper lab: a real JupyterLab on loopback, its kernels, limits and token.
+
+One server is started for the module (starts cost seconds here) and always stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import psutil
+import pytest
+from jupyter_client import BlockingKernelClient
+from notebook_helpers import (
+    JOBWRAPPER,
+    Server,
+    http_get,
+    make_job,
+    needs_lmod,
+    root_args,
+    site_config_text,
+    wait_for,
+)
+
+pytestmark = needs_lmod
+
+
+class Lab:
+    def __init__(self, server: Server, scratch: Path, port: int, token: str) -> None:
+        self.server, self.scratch, self.port, self.token = server, scratch, port, token
+
+    def get(self, path: str) -> tuple[int, bytes]:
+        return http_get(f"http://127.0.0.1:{self.port}{path}", self.token)
+
+    def json(self, path: str) -> dict:
+        status, body = self.get(path)
+        assert status == 200, (path, status)
+        return json.loads(body)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory, module_tree, cvmfs_venv) -> Iterator[Lab]:
+    import os
+    import subprocess
+
+    base = tmp_path_factory.mktemp("labjob")
+    environ = make_job(base, site_config_text(module_tree, cvmfs_venv))
+    scratch = Path(environ["_CONDOR_SCRATCH_DIR"])
+    out, err = base / "lab.out", base / "lab.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen([JOBWRAPPER, "lab", *root_args()], env=environ,
+                                   stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=scratch)
+    server = Server(process, out, err)
+    try:
+        match = wait_for(lambda: re.search(r"127\.0\.0\.1:(\d+)", server.stdout), 60,
+                         "lab message", process)
+        port = int(match.group(1))
+        token = (scratch / ".jobwrapper" / "lab-token").read_text().strip()
+        wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api")[0] == 200, 90,
+                 "/api answers", process)
+        yield Lab(server, scratch, port, token)
+    finally:
+        server.stop()
+        assert os.path.exists(out)
+
+
+def test_lab_answers_api_and_listens_on_loopback_only(lab: Lab) -> None:
+    assert lab.get("/api")[0] == 200
+    listening = [c.laddr for c in psutil.Process(lab.server.process.pid).net_connections("tcp")
+                 if c.status == psutil.CONN_LISTEN]
+    assert listening and all(addr.ip == "127.0.0.1" for addr in listening)
+
+
+def test_lab_tells_the_person_the_ssh_command_and_where_the_token_is(lab: Lab) -> None:
+    stdout = lab.server.stdout
+    assert f'condor_ssh_to_job -ssh "ssh -N -L 8888:localhost:{lab.port}" 18.0' in stdout
+    assert "http://localhost:8888/lab" in stdout
+    assert str(lab.scratch / ".jobwrapper" / "lab-token") in stdout
+
+
+def test_token_is_in_a_0600_file_and_never_in_logs_or_argv(lab: Lab) -> None:
+    token_file = lab.scratch / ".jobwrapper" / "lab-token"
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    assert lab.token not in lab.server.stdout + lab.server.stderr  # stdout is not a tty
+    argv = " ".join(psutil.Process(lab.server.process.pid).cmdline())
+    assert lab.token not in argv
+
+
+def test_api_refuses_requests_without_the_token(lab: Lab) -> None:
+    status, _ = http_get(f"http://127.0.0.1:{lab.port}/api/kernelspecs")
+    assert status == 403
+
+
+def test_one_python3_kernel_from_the_environment_labelled_with_os_and_environment(
+        lab: Lab, cvmfs_venv: Path) -> None:
+    specs = lab.json("/api/kernelspecs")["kernelspecs"]
+    pythons = [name for name, s in specs.items() if s["spec"]["language"] == "python"]
+    assert pythons == ["python3"]
+    spec = specs["python3"]["spec"]
+    assert spec["argv"][0] == f"{cvmfs_venv}/bin/python"
+    assert spec["display_name"] == "Python 3 (Rocky9 · stable)"
+
+
+def test_kernels_are_written_in_the_private_data_dir_only(lab: Lab) -> None:
+    written = lab.scratch / ".jobwrapper" / "share" / "jupyter" / "kernels" / "python3"
+    assert (written / "kernel.json").is_file()
+    assert not (lab.scratch / "jupyter" / "kernels").exists()
+    assert not list(Path(lab.server.stdout_path).parent.glob("home/.local/share/jupyter/*"))
+
+
+def test_kernel_runs_with_thread_variables_and_the_module_environment(lab: Lab) -> None:
+    kernel = _start_kernel(lab)
+    connection = lab.scratch / ".jobwrapper" / "runtime" / "jupyter" / f"kernel-{kernel}.json"
+    wait_for(connection.exists, 30, "connection file")
+    client = BlockingKernelClient(connection_file=str(connection))
+    client.load_connection_file()
+    client.start_channels(hb=False)  # the heartbeat needs a beat before it says "alive"
+    try:
+        client.wait_for_ready(timeout=60)
+        code = ("import os, sys; print(os.environ['OMP_NUM_THREADS'], "
+                "os.environ['PHYSICS_HOME'], sys.prefix)")
+        output: list[str] = []
+        reply = client.execute_interactive(
+            code, timeout=60,
+            output_hook=lambda msg: output.append(msg["content"].get("text", "")))
+        assert reply["content"]["status"] == "ok"
+        threads, physics, prefix = "".join(output).split()
+        assert (threads, physics) == ("2", "/opt/physics")
+        assert prefix.endswith("venv-stable")
+    finally:
+        client.stop_channels()
+        http_request(lab, "DELETE", f"/api/kernels/{kernel}")
+
+
+def _start_kernel(lab: Lab) -> str:
+    return json.loads(http_request(lab, "POST", "/api/kernels", {"name": "python3"}))["id"]
+
+
+def http_request(lab: Lab, method: str, path: str, body: object = None) -> bytes:
+    import urllib.request
+
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(f"http://127.0.0.1:{lab.port}{path}", data=data,
+                                     method=method)
+    request.add_header("Authorization", f"token {lab.token}")
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.read()
+
+
+def test_resource_usage_shows_the_job_limits_not_the_host(lab: Lab) -> None:
+    metrics = lab.json("/api/metrics/v1")
+    assert metrics["limits"]["memory"]["rss"] == 2048 * 1024 * 1024
+    assert metrics["limits"]["cpu"]["cpu"] == 2.0
+    assert "host_virtual_memory" not in metrics and "host_cpu_percent" not in metrics
+
+
+def test_extensions_listed_for_the_container_os_are_disabled(lab: Lab) -> None:
+    status, page = lab.get("/lab")
+    assert status == 200
+    config = json.loads(re.search(rb'id="jupyter-config-data"[^>]*>(.*?)</script>', page,
+                                  re.DOTALL).group(1))
+    assert "@jupyterlab/extensionmanager-extension" in config["disabledExtensions"]
+
+
+def test_notebook_dir_is_the_scratch_dirs_jupyter(lab: Lab) -> None:
+    http_request(lab, "PUT", "/api/contents/hello.txt",
+                 {"type": "file", "format": "text", "content": "hi"})
+    assert (lab.scratch / "jupyter" / "hello.txt").read_text() == "hi"
+
+
+def test_login_shells_get_the_same_modules_from_the_env_cache(lab: Lab) -> None:
+    import subprocess
+
+    cached = lab.scratch / ".jobwrapper" / "env.sh"
+    shell = subprocess.run(["sh", "-c", '. "$1" && echo "$PHYSICS_HOME $VIRTUAL_ENV"', "sh",
+                            str(cached)], capture_output=True, text=True, check=True)
+    physics, venv = shell.stdout.split()
+    assert physics == "/opt/physics"
+    assert venv.endswith("venv-stable")
+
+
+def test_lifecycle_extension_is_enabled_and_proxy_is_not_disabled(lab: Lab) -> None:
+    config = json.loads((lab.scratch / ".jobwrapper" / "etc" / "jupyter" /
+                         "jupyter_server_config.d" / "jobwrapper.json").read_text())
+    extensions = config["ServerApp"]["jpserver_extensions"]
+    assert extensions["jobwrapper.lifecycle"] is True
+    assert extensions["jupyter_server_proxy"] is True
