@@ -198,3 +198,12 @@ def test_unusable_scratch_falls_back_to_tmp_with_a_warning(tmp_path, fallback_di
     assert os.path.isdir(setup.env["TMPDIR"])
     assert setup.warnings[-1].endswith(f"; using {fallback_dir} instead")
     assert f"{tmp_path}/{PRIVATE_DIR_NAME}" in setup.warnings[-1]
+
+
+def test_every_variable_the_plan_sets_is_documented_in_job_md(tmp_path):
+    docs = (Path(__file__).resolve().parent.parent / "docs" / "job.md").read_text()
+    config = parse_config('[job]\nextra_thread_variables = ["MY_THREADS"]\n', "site.toml")
+    names = set(plan(context_for("real-notebook", tmp_path / "a", config), UID).env)
+    names |= set(plan(context_for("gpus", tmp_path / "b"), UID).env)
+    names.discard("MY_THREADS")  # documented as the site's extra_thread_variables
+    assert {name for name in names if f"`{name}`" not in docs} == set()
