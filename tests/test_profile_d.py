@@ -175,3 +175,20 @@ def test_a_container_label_that_is_not_a_plain_name_never_reaches_the_prompt(
     login = run_login(shell, job.env(), tmp_path, profile_d)
     assert "Rocky9" not in login.prompt and "canary" not in login.prompt
     assert not (tmp_path / "canary").exists()
+
+
+@pytest.mark.parametrize("shell", ["bash", "tcsh"])
+def test_interactive_job_login_shows_its_request_and_what_the_slot_provides(shell, tmp_path,
+                                                                           profile_d):
+    job = emulate_job(tmp_path, "interactive")
+    login = run_login(shell, job.env(), tmp_path, profile_d)
+    assert "You requested 1 core(s), 1000 MB RAM, 125 kB disk space.\n" \
+           "The slot provides 1 core(s), 1024 MB RAM, 2048 kB disk space." in login.output
+    assert login.environ["OMP_NUM_THREADS"] == "1"
+
+
+def test_zsh_can_also_source_the_script_without_sh_emulation(job, profile_d, tmp_path):
+    (job.home / ".zprofile").write_text(f". {profile_d}/jobwrapper.sh\n")
+    result = subprocess.run(["-zsh", "-i"], executable="/usr/bin/zsh", input="exit\n",
+                            env=job.env(), cwd=tmp_path, capture_output=True, text=True)
+    assert result.stdout.count(MESSAGE) == 1
