@@ -12,6 +12,7 @@ If the record dir disappears (pool dir cleaned up) it kills the job and exits.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -140,7 +141,7 @@ class Shadow:
             if now >= next_check:
                 next_check = now + self.config.periodic_interval
                 if self.record_gone():
-                    kill_all(session, self.job.marker)
+                    self.kill_everything(session)
                     os._exit(0)
                 if self.check_policies(session, now):
                     return
@@ -186,7 +187,7 @@ class Shadow:
             self.remove.clear()
             self.remove.wait(POLL)
             status = self.reaped_status()
-        kill_all(session, self.job.marker)
+        self.kill_everything(session)
         if status is not None and self.spec.when_to_transfer_output == "ON_EXIT_OR_EVICT":
             starter.transfer_back(self.job)
         self.update(CurrentHosts=0)
@@ -196,8 +197,16 @@ class Shadow:
         else:
             userlog.held(self.log, self.cluster, reason)
 
-    def finish_exited(self, session: int, status: int) -> None:
+    def kill_everything(self, session: int) -> None:
+        """SIGKILL the job's processes and its network namespace holder."""
         kill_all(session, self.job.marker)
+        if self.job.netns_pid:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.job.netns_pid, signal.SIGKILL)
+            reap_children()
+
+    def finish_exited(self, session: int, status: int) -> None:
+        self.kill_everything(session)
         starter.transfer_back(self.job)
         signum = os.WTERMSIG(status) if os.WIFSIGNALED(status) else None
         code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else None

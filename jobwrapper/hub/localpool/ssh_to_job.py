@@ -110,9 +110,10 @@ def run_command(job: JobRecord, command: list[str]) -> int:
     uid = job.owner_uid
     shell = _shell(uid)
     argv = [shell, "-c", " ".join(command)] if command else [shell, "-l"]
-    if job.shadow and job.shadow.netns_pid:
-        argv = netns.enter_argv(job.shadow.netns_pid, argv)
-    process = subprocess.Popen(argv, cwd=saved["cwd"], env=saved["environment"], **_as_owner(uid))
+    preexec = netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
+    process = subprocess.Popen(
+        argv, cwd=saved["cwd"], env=saved["environment"], preexec_fn=preexec, **_as_owner(uid)
+    )
     while True:
         try:
             code = process.wait()
@@ -126,8 +127,8 @@ def _connector(job: JobRecord):
     saved = read_json(job.path / "environ.json")
 
     def connect(forward: Forward):
-        if job.shadow and job.shadow.netns_pid:
-            return netns.connect_inside(job.shadow.netns_pid, forward, saved["cwd"])
+        if job.shadow and job.shadow.netns_pid and forward.connect_port is not None:
+            return netns.connect_inside(job.shadow.netns_pid, forward.connect_port)
         return connect_local(forward, saved["cwd"])
 
     return connect

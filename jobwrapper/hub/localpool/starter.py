@@ -100,13 +100,16 @@ def save_environment(record: Path, job: StarterJob) -> None:
 
 def launch(job: StarterJob, config: PoolConfig) -> subprocess.Popen[bytes]:
     """Start the job in its own session (and network namespace when configured)."""
-    argv = job.argv
-    if config.netns and netns.available():
-        job.netns_pid = netns.create(job.scratch, config.outbound_ports)
-        argv = netns.enter_argv(job.netns_pid, argv)
+    preexec = None
+    if config.netns:
+        if not netns.available():
+            raise OSError("the pool is configured with netns = true, but this user cannot "
+                          "create network namespaces")
+        job.netns_pid = netns.create(config.outbound_ports)
+        preexec = netns.preexec(job.netns_pid)
     with open(job.stdout, "wb") as stdout, open(job.stderr, "wb") as stderr:
         return subprocess.Popen(
-            argv,
+            job.argv,
             cwd=job.cwd,
             env=job.environment,
             stdin=subprocess.DEVNULL,
@@ -114,6 +117,7 @@ def launch(job: StarterJob, config: PoolConfig) -> subprocess.Popen[bytes]:
             stderr=stderr,
             start_new_session=True,
             close_fds=True,
+            preexec_fn=preexec,
         )
 
 
