@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
@@ -244,7 +245,11 @@ def parse_ad_text(
 def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[str]]:
     """Read and parse an ad file; raises :class:`AdFileError` with a one-line reason."""
     try:
-        with open(path, "rb") as handle:
+        # O_NONBLOCK and the S_ISREG check: a FIFO or device named as the ad must not hang us.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                raise AdFileError(f"{path}: not a regular file, not a ClassAd")
             data = handle.read(MAX_AD_BYTES + 1)
     except FileNotFoundError:
         raise AdFileError(f"{path}: the file does not exist") from None

@@ -30,7 +30,9 @@ def env_command(shell: str) -> None:
     """
     setup = prepare(read())
     _warn(setup.warnings)
-    click.echo(render(shell, setup.env, setup.unset), nl=False)
+    # As bytes: values taken from the environment may hold bytes that are not UTF-8.
+    text = render(shell, setup.env, setup.unset)
+    click.echo(text.encode("utf-8", errors="surrogateescape"), nl=False)
 
 
 @click.command("info")

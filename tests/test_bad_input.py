@@ -146,6 +146,27 @@ def test_huge_job_ad(tmp_path):
     assert variables["OMP_NUM_THREADS"] == "4"
 
 
+def test_job_ad_that_is_a_fifo_does_not_hang(tmp_path):
+    environ = job_in(tmp_path, "good")
+    os.unlink(environ["_CONDOR_JOB_AD"])
+    os.mkfifo(environ["_CONDOR_JOB_AD"])
+    result = run_cli(["info"], environ)  # run_cli times out after 60 s
+    assert result.returncode == 0
+    assert_one_clean_warning(result, "/.job.ad: not a regular file", "_CONDOR_JOB_AD")
+
+
+def test_non_utf8_bytes_in_inherited_paths_pass_through_unchanged(tmp_path):
+    environ = {**job_in(tmp_path, "good"), "JUPYTER_PATH": "/opt/caf\udce9"}  # b"caf\xe9"
+    result = subprocess.run([JOBWRAPPER, "run", "--", "sh", "-c", 'printf %s "$JUPYTER_PATH"'],
+                            env=environ, capture_output=True, timeout=60, check=False)
+    assert b"Traceback" not in result.stderr
+    assert result.stdout.endswith(b":/opt/caf\xe9")
+    sh = subprocess.run([JOBWRAPPER, "env"], env=environ, capture_output=True, timeout=60,
+                        check=False)
+    assert (sh.returncode, sh.stderr) == (0, b"")
+    assert b":/opt/caf\xe9' " in sh.stdout or b":/opt/caf\xe9'\n" in sh.stdout
+
+
 # --- as an unprivileged user: unreadable ads, unwritable scratch -------------------------
 
 @pytest.fixture
