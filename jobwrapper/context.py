@@ -224,16 +224,18 @@ def _read_first_line(path: str) -> Optional[str]:
 
 def _load_ad(environ: Mapping[str, str], variable: str, fallback_name: str,
              scratch_dir: Optional[str], warnings: list[str]) -> tuple[Ad, bool]:
-    path = environ.get(variable)
+    path, origin = environ.get(variable), f"from {variable}"
     if not path and scratch_dir:
+        # The starter always writes its ads here; the variable alone can get lost.
         candidate = os.path.join(scratch_dir, fallback_name)
-        path = candidate if os.path.exists(candidate) else None
+        path = candidate if os.path.lexists(candidate) else None
+        origin = f"{variable} is not set; found in the scratch dir"
     if not path:
         return Ad(source=variable), False
     try:
         ad, ad_warnings = read_ad_file(path)
     except AdFileError as error:
-        warnings.append(f"{error} (from {variable}); using the fallbacks in docs/job.md")
+        warnings.append(f"{error} ({origin}); using the fallbacks in docs/job.md")
         return Ad(source=path), True
     warnings.extend(ad_warnings)
     return ad, True

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from fixtures.jobemu import REAL_CASES, ad_path
 from hypothesis import given, settings
@@ -219,3 +221,23 @@ def test_huge_file_is_rejected_without_reading_it_all(tmp_path):
 ])
 def test_environment_attribute_parses_htcondor_new_syntax(text, expected):
     assert parse_environment(text) == expected
+
+
+def all_fixture_ads():
+    root = ad_path("good", "job.ad").parent.parent
+    return sorted(str(path.relative_to(root)) for path in root.glob("*/*.ad"))
+
+
+@pytest.mark.parametrize("relative", all_fixture_ads())
+def test_both_parsers_agree_on_every_fixture_ad(relative):
+    path = str(ad_path(*relative.split("/")))
+    try:
+        with_module = read_ad_file(path, use_classad_module=True)
+    except AdFileError as error:
+        with pytest.raises(AdFileError, match=re.escape(str(error))):
+            read_ad_file(path, use_classad_module=False)
+        return
+    literal = read_ad_file(path, use_classad_module=False)
+    assert with_module[1] == literal[1]
+    assert [(n, with_module[0].get(n)) for n in with_module[0].names()] == [
+        (n, literal[0].get(n)) for n in literal[0].names()]

@@ -338,3 +338,21 @@ def test_missing_proc_gives_affinity_only(tmp_path):
     limits = read_host_limits(str(tmp_path / "none"), str(tmp_path / "none"))
     assert limits.cores >= 1
     assert limits.memory_mb is None
+
+
+def test_unreadable_ad_found_in_the_scratch_dir_says_where_it_came_from(tmp_path):
+    environ = make_job(tmp_path, "good")
+    del environ["_CONDOR_JOB_AD"]
+    (tmp_path / ".job.ad").write_text("")
+    context = read_context(environ, SiteConfig(), host=HOST)
+    assert context.in_job
+    assert context.warnings == (
+        f"{tmp_path}/.job.ad: the file is empty (_CONDOR_JOB_AD is not set; found in the "
+        "scratch dir); using the fallbacks in docs/job.md",)
+
+
+def test_no_scratch_dir_fallback_without_the_scratch_variable(tmp_path, monkeypatch):
+    make_job(tmp_path, "good")
+    monkeypatch.chdir(tmp_path)  # the ads sit in the current directory: still not a job
+    context = read_context({}, SiteConfig(), host=HOST)
+    assert not context.in_job
