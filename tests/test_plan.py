@@ -8,7 +8,7 @@ import stat
 from pathlib import Path
 
 import pytest
-from fixtures.jobemu import make_job
+from fixtures.jobemu import ADS, make_job
 
 from jobwrapper.apply import apply_setup, make_private_dir
 from jobwrapper.config import SiteConfig, parse_config
@@ -207,3 +207,32 @@ def test_every_variable_the_plan_sets_is_documented_in_job_md(tmp_path):
     names |= set(plan(context_for("gpus", tmp_path / "b"), UID).env)
     names.discard("MY_THREADS")  # documented as the site's extra_thread_variables
     assert {name for name in names if f"`{name}`" not in docs} == set()
+
+
+HTCONDOR_SET = [*HTCONDOR_THREAD_VARIABLES, "CUDA_VISIBLE_DEVICES", "GPU_DEVICE_ORDINAL",
+                "NVIDIA_VISIBLE_DEVICES"]
+
+
+def real_environ(case: str) -> dict[str, str]:
+    """The environment a real HTCondor 25 starter gave the job (tests/fixtures/ads/real-*)."""
+    lines = (ADS / case / "environ").read_text().splitlines()
+    return dict(line.split("=", 1) for line in lines if "=" in line)
+
+
+@pytest.mark.parametrize("case", ["real-notebook", "real-interactive", "real-defaults"])
+def test_final_environment_matches_what_htcondor_set_in_the_real_jobs(tmp_path, case):
+    """Thread and GPU variables as a real HTCondor 25 starter set them (the environ files)."""
+    real = real_environ(case)
+    job_variables = make_job(tmp_path, case)
+    context = read_context({**real, **job_variables}, SiteConfig(), host=HOST)
+    final = plan(context, UID).environment({**real, **job_variables})
+    assert [final[name] for name in HTCONDOR_SET] == [real[name] for name in HTCONDOR_SET]
+
+
+@pytest.mark.parametrize("case", ["real-notebook", "real-interactive", "real-defaults"])
+def test_lost_variables_are_restored_to_what_htcondor_set(tmp_path, case):
+    """A container or login shell that lost HTCondor's variables gets the same values back."""
+    real = real_environ(case)
+    context = read_context(make_job(tmp_path, case), SiteConfig(), host=HOST)
+    env = plan(context, UID).env
+    assert [env[name] for name in HTCONDOR_SET] == [real[name] for name in HTCONDOR_SET]
