@@ -159,7 +159,8 @@ def _number_problem(value: Value, limit: int, allow_zero: bool) -> Optional[str]
     if value < 0 or (value == 0 and not allow_zero):
         return f"must be {'0 or more' if allow_zero else 'positive'} (it is {int(value)})"
     if value > limit:
-        return f"is implausibly large ({int(value)} > {limit})"
+        shown = f"{value:g}" if isinstance(value, float) else _short(str(value))
+        return f"is implausibly large ({shown} > {limit})"
     return None
 
 

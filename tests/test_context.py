@@ -356,3 +356,13 @@ def test_no_scratch_dir_fallback_without_the_scratch_variable(tmp_path, monkeypa
     monkeypatch.chdir(tmp_path)  # the ads sit in the current directory: still not a job
     context = read_context({}, SiteConfig(), host=HOST)
     assert not context.in_job
+
+
+@pytest.mark.parametrize(("value", "shown"), [
+    ("1e30", "1e+30"), ("99999999999999999999999999999999999999999999999999", "99999999999999"),
+])
+def test_implausibly_large_values_are_shown_short(value, shown):
+    _, warnings = resources("", f"Memory = {value}\n")
+    [warning] = about("Memory is", warnings)
+    assert f"is implausibly large ({shown}" in warning
+    assert len(warning) < 120
