@@ -154,6 +154,7 @@ class JobLifecycle:
             "ending", f"The job is ending now ({reason}). Files saved in jupyter/ are kept.", 0
         )
         kernels = self._kernel_pids()
+        _stop_supervised_processes()
         tasks = [asyncio.ensure_future(c) for c in self._polite_requests()]
         proctree.signal_all(
             [pid for pid in proctree.descendants() if pid not in kernels], signal.SIGTERM
@@ -220,6 +221,21 @@ def _keep_simpervisor_off_sigterm() -> None:
     except ImportError:
         return
     atexitasync.signal_handler_set = True
+
+
+def _stop_supervised_processes() -> None:
+    """Do what simpervisor does on SIGTERM, without its sys.exit(): signal each process it
+    supervises and mark it killed, so that it does not restart what we end (it restarts
+    a process that exits with a non-zero code, e.g. xpra after SIGTERM)."""
+    try:
+        from simpervisor import atexitasync
+    except ImportError:
+        return
+    for handler in list(getattr(atexitasync, "_handlers", [])):
+        try:
+            handler(signal.SIGTERM)
+        except Exception:  # noqa: S112 - a process that is already gone
+            continue
 
 
 def _duration(seconds: int) -> str:

@@ -191,7 +191,11 @@ def jupyter_server(
     log_path = base / "server.log"
     with open(log_path, "wb") as log_file:
         process = subprocess.Popen(
-            argv, env=env, cwd=base / "root", stdout=log_file, stderr=subprocess.STDOUT,
+            argv,
+            env=env,
+            cwd=base / "root",
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     server = RunningServer(process, "", token, base / "root", base / "runtime", log_path, mark)
@@ -213,8 +217,11 @@ def _wait_for_url(server: RunningServer, timeout: float = 60) -> str:
                 data = json.loads(info.read_text())
                 url = data["url"].rstrip("/") + "/"
                 with contextlib.suppress(requests.RequestException):
-                    if requests.get(url + "api/status", timeout=2,
-                                    headers={"Authorization": f"token {server.token}"}).ok:
+                    if requests.get(
+                        url + "api/status",
+                        timeout=2,
+                        headers={"Authorization": f"token {server.token}"},
+                    ).ok:
                         return url
         time.sleep(0.1)
     raise AssertionError(f"server did not answer within {timeout} s:\n{server.log()}")

@@ -72,8 +72,10 @@ def test_stubborn_processes_are_killed_after_the_default_grace(tmp_path: Path) -
     """Defaults (grace 8 s): a process ignoring SIGTERM and SIGHUP still ends in time."""
     with jupyter_server(tmp_path) as server:
         terminal = server.terminal()
-        terminal.type("setsid bash -c 'trap \"\" TERM HUP INT; sleep 1004' </dev/null "
-                      ">/dev/null 2>&1 & echo ok-$((6*7))")
+        terminal.type(
+            "setsid bash -c 'trap \"\" TERM HUP INT; sleep 1004' </dev/null "
+            ">/dev/null 2>&1 & echo ok-$((6*7))"
+        )
         terminal.wait_for("ok-42")
         wait_until(lambda: "1004" in _sleepers(server), 20, "stubborn process started")
         server.process.send_signal(signal.SIGTERM)
@@ -94,6 +96,7 @@ def _parent(pid: int) -> int:
 
 def _sleepers(server) -> set[str]:
     return {
-        argv[1] for argv in map(_argv, marked_processes(server.mark))
+        argv[1]
+        for argv in map(_argv, marked_processes(server.mark))
         if len(argv) == 2 and argv[0] == "sleep"
     }
