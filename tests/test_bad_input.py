@@ -17,6 +17,7 @@ from typing import Callable
 
 import pytest
 from fixtures.jobemu import (
+    ADS,
     JOBWRAPPER,
     as_nobody,
     base_environ,
@@ -24,8 +25,13 @@ from fixtures.jobemu import (
     run_cli,
     stderr_lines,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from jobwrapper.context import read_host_limits
+from jobwrapper.config import SiteConfig
+from jobwrapper.context import HostLimits, read_context, read_host_limits
+from jobwrapper.plan import plan
+from jobwrapper.shells import render
 
 HOST_CORES = str(read_host_limits().cores)  # what the CLI falls back to on this machine
 MIB = 1024 * 1024
@@ -266,3 +272,29 @@ def test_hostile_thread_variable_survives_eval_in_sh_verbatim(tmp_path):
     result = subprocess.run(["sh", "-c", script, JOBWRAPPER], env=environ, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60, check=False)
     assert result.stdout == "$(touch CANARY)`touch CANARY`';touch CANARY;\"\\"
+
+
+# --- fuzzing the read and plan stages in-process ------------------------------------------
+
+REAL_JOB_AD = (ADS / "real-notebook" / "job.ad").read_bytes()
+REAL_MACHINE_AD = (ADS / "real-notebook" / "machine.ad").read_bytes()
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(cut=st.integers(0, len(REAL_JOB_AD)), garbage=st.binary(max_size=64),
+       where=st.integers(0, len(REAL_MACHINE_AD)))
+def test_no_damaged_ad_makes_read_plan_or_render_raise(tmp_path, cut, garbage, where):
+    scratch = tmp_path / "fuzz"
+    scratch.mkdir(exist_ok=True)
+    (scratch / ".job.ad").write_bytes(REAL_JOB_AD[:cut] + garbage)
+    (scratch / ".machine.ad").write_bytes(REAL_MACHINE_AD[:where] + garbage +
+                                          REAL_MACHINE_AD[where:])
+    environ = {"_CONDOR_SCRATCH_DIR": str(scratch), "_CONDOR_JOB_AD": str(scratch / ".job.ad"),
+               "_CONDOR_MACHINE_AD": str(scratch / ".machine.ad")}
+    context = read_context(environ, SiteConfig(), host=HostLimits(cores=2, memory_mb=None))
+    setup = plan(context, os.getuid())
+    for shell in ("sh", "json"):
+        render(shell, setup.env, setup.unset)
+    str(setup)
+    assert all("\n" not in warning for warning in setup.warnings)
