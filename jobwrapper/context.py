@@ -8,7 +8,7 @@ warning naming the file and the attribute, and the documented fallback is used:
            process's CPU affinity and cgroup CPU quota;
 - memory:  ``Memory`` > ``MemoryProvisioned`` > ``RequestMemory`` > cgroup memory limit (MB);
 - disk:    ``Disk`` > ``DiskProvisioned`` > ``RequestDisk`` (KiB), else unknown;
-- GPUs:    ``GPUs`` > ``GpusProvisioned`` > ``RequestGPUs``, else 0; ids from
+- GPUs:    ``GPUs`` > ``GpusProvisioned`` > ``RequestGPUs``, else the number of ids; ids from
            ``AssignedGPUs``, else ``CUDA_VISIBLE_DEVICES`` (10000 means: none);
 - runtime: the site's ``job.runtime_limit_attributes`` in order, else no limit.
 """
