@@ -25,6 +25,8 @@ class ForwardFailure(OSError):
 
 def _listen_tcp(forward: Forward) -> socket.socket:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # as OpenSSH's set_reuseaddr(): a port whose old connections are in TIME_WAIT is free
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         listener.bind((forward.listen_host, forward.listen_port or 0))
     except OSError as error:
