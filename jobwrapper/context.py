@@ -328,7 +328,7 @@ def read_context(environ: Mapping[str, str], config: SiteConfig,
         warnings.append(f"{job_ad.source}: {owner_attribute} is not a user name "
                         f"({_short(repr(owner))}); USER and LOGNAME are left as they are")
         owner = None
-    user_env_text = read.string(job_ad, "Environment") or ""
+    user_environment = _user_environment(read, job_ad)
     warnings.extend(read.warnings)
     return JobContext(
         in_job=has_job,
@@ -345,9 +345,19 @@ def read_context(environ: Mapping[str, str], config: SiteConfig,
         environment_name=environment_name,
         interactive=job_ad.get("InteractiveJob") is True,
         job_start=read.number(job_ad, "JobCurrentStartDate", 1 << 40),
-        user_environment=parse_environment(user_env_text),
+        user_environment=user_environment,
         warnings=tuple(_dedupe(warnings)),
     )
+
+
+def _user_environment(read: _Reader, job_ad: Ad) -> dict[str, str]:
+    """What the user set with ``environment`` (``Environment``) or the old ``env`` (``Env``)."""
+    text = read.string(job_ad, "Environment")
+    if text is not None:
+        return parse_environment(text)
+    old_syntax = read.string(job_ad, "Env") or ""  # NAME=value pairs separated by ';'
+    pairs = (item.partition("=") for item in old_syntax.split(";"))
+    return {name.strip(): value for name, sep, value in pairs if sep and name.strip()}
 
 
 def _environment_name(read: _Reader, job_ad: Ad, config: SiteConfig,

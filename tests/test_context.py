@@ -366,3 +366,19 @@ def test_implausibly_large_values_are_shown_short(value, shown):
     [warning] = about("Memory is", warnings)
     assert f"is implausibly large ({shown}" in warning
     assert len(warning) < 120
+
+
+def user_environment_of(tmp_path: Path, job_text: str) -> dict:
+    (tmp_path / "job.ad").write_text("ClusterId = 1\nProcId = 0\n" + job_text)
+    environ = {"_CONDOR_JOB_AD": str(tmp_path / "job.ad")}
+    return dict(read_context(environ, SiteConfig(), host=HOST).user_environment)
+
+
+def test_user_environment_in_the_old_env_syntax_counts_too(tmp_path):
+    assert user_environment_of(tmp_path, 'Env = "OMP_NUM_THREADS=1;MKL_NUM_THREADS=2"\n') == {
+        "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "2"}
+
+
+def test_environment_attribute_wins_over_the_old_env_attribute(tmp_path):
+    text = 'Environment = "OMP_NUM_THREADS=3"\nEnv = "OMP_NUM_THREADS=1"\n'
+    assert user_environment_of(tmp_path, text) == {"OMP_NUM_THREADS": "3"}
