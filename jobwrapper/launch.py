@@ -67,6 +67,9 @@ def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str]
                        secrets: Mapping[str, str], sock: socket.socket) -> dict[str, str]:
     """The server's environment: the job's, the secrets, the socket hand-over."""
     env = setup.environment(dict(base))
+    for name in plan.server_unset:
+        env.pop(name, None)
+    env.update(plan.server_env)
     env.update(secrets)
     port = sock.getsockname()[1]
     env[hubreport.LISTEN_FD] = str(sock.fileno())

@@ -62,6 +62,12 @@ class NotebookPlan:
     kernels: kernels.KernelChoice = field(default_factory=kernels.KernelChoice)
     report_to_hub: bool = False
     report_timeout: float = 30.0
+    # Only for the server and its kernels (they inherit its environment): a pycache
+    # prefix in a fresh private dir makes Python ignore every installed __pycache__ and
+    # recompile Jupyter on each start (~4 s here); not writing bytecode keeps .pyc files
+    # out of the transferred jupyter/ just as well.
+    server_env: dict[str, str] = field(default_factory=lambda: {"PYTHONDONTWRITEBYTECODE": "1"})
+    server_unset: tuple[str, ...] = ("PYTHONPYCACHEPREFIX",)
 
     def __str__(self) -> str:
         lines = [f"Server ({self.kind}): {' '.join(self.argv)}",
