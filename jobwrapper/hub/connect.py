@@ -13,14 +13,14 @@ import asyncio
 from typing import Any
 
 from .tunnel import (
+    AdoptedTunnel,
     Tunnel,
     TunnelError,
     TunnelExited,
-    end_stale_tunnel,
     format_command,
     free_port,
     port_is_free,
-    stale_tunnel_pid,
+    tunnel_still_running,
     uses_rport,
 )
 
@@ -81,10 +81,24 @@ class ConnectToJob:
         return f"The connection to job {self.job_id} failed: {exited.stderr}"
 
     async def reconnect(self: Any) -> None:
-        """After a hub restart: the tunnel again, on the hub port the proxy still uses."""
+        """After a hub restart: the tunnel on the hub port the proxy still uses.
+
+        The previous hub's tunnel is adopted if it still runs; else a new one is
+        started on the same port (waiting briefly for a dying one to free it).
+        """
         port = self.local_port
-        if port and not port_is_free(port):
-            await self.end_previous_tunnel(port)
+        if self.tunnel_pid and tunnel_still_running(self.tunnel_pid, port, self.job_id):
+            self._tunnel = AdoptedTunnel(self.tunnel_pid, self.log)
+            self.log.info(
+                "%s: adopted the previous hub's tunnel %s to job %s on hub port %s",
+                self._log_name,
+                self.tunnel_pid,
+                self.job_id,
+                port,
+            )
+            return
+        if port:
+            await self.wait_for_port(port)
         await self.connect(fixed_port=port)
         self.save_state()
         self.log.info(
@@ -96,11 +110,8 @@ class ConnectToJob:
         if self._tunnel is not None:
             await self._tunnel.stop()
 
-    async def end_previous_tunnel(self: Any, port: int, wait: float = 5.0) -> None:
-        """Wait for a previous hub's tunnel on `port` to go (ending it if it is ours)."""
-        if self.tunnel_pid and stale_tunnel_pid(self.tunnel_pid, port, self.job_id):
-            self.log.info("Ending the previous hub's tunnel %s on port %s", self.tunnel_pid, port)
-            end_stale_tunnel(self.tunnel_pid)
+    async def wait_for_port(self: Any, port: int, wait: float = 5.0) -> None:
+        """Give a dying tunnel on `port` a few seconds to free it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait
         while loop.time() < deadline and not port_is_free(port):

@@ -34,6 +34,26 @@ NOTEBOOK_DIR = "jupyter"
 SECRET_NAMES = frozenset({"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "JUPYTERHUB_CLIENT_SECRET"})
 
 
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def everyone_can_run(path: str) -> bool:
+    """Whether every user can execute `path` (each dir on its real path searchable)."""
+    real = Path(os.path.realpath(path))
+    try:
+        if not real.stat().st_mode & stat.S_IXOTH:
+            return False
+        return all(parent.stat().st_mode & stat.S_IXOTH for parent in real.parents)
+    except OSError:
+        return False
+
+
+def helper_command() -> list[str]:
+    """How to run this file as the user: stdlib only, `-I` so nothing shadows a module."""
+    python = sys.executable if everyone_can_run(sys.executable) else SYSTEM_PYTHON
+    return [python, "-I", os.path.abspath(__file__)]
+
+
 def job_dir_for(server_name: str) -> str:
     """The per-server directory, relative to the home dir: `.jupyterhub-condor/<server>`."""
     return f"{JOB_DIRS_ROOT}/server-{server_name}" if server_name else f"{JOB_DIRS_ROOT}/default"

@@ -40,7 +40,7 @@ from .submit import (
     default_submit_lines,
     render_submit,
 )
-from .tunnel import Tunnel, TunnelError
+from .tunnel import AdoptedTunnel, Tunnel, TunnelError
 
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
@@ -127,12 +127,14 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
 
     secrets_helper_cmd = List(
         Unicode(),
-        help="Command run as the user (after exec_prefix) that writes the secrets file.",
+        help="""Command run as the user (after exec_prefix) that writes and removes the
+        secrets file: this package's secrets.py (standard library only) under the hub's
+        python, or /usr/bin/python3 when other users cannot run the hub's python.""",
     ).tag(config=True)
 
     @default("secrets_helper_cmd")
     def _secrets_helper_cmd_default(self) -> list[str]:
-        return [sys.executable, "-m", "jobwrapper.hub.secrets"]
+        return hub_secrets.helper_command()
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -140,7 +142,7 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
         self.local_port = 0
         self.job_host = ""
         self.tunnel_pid = 0
-        self._tunnel: Tunnel | None = None
+        self._tunnel: Tunnel | AdoptedTunnel | None = None
         self._tunnel_failure = ""
         self._starting = False
         self._events: list[dict[str, Any]] = []

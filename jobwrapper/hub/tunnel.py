@@ -217,24 +217,64 @@ class Tunnel:
             self._process.send_signal(signum)
 
 
-def stale_tunnel_pid(pid: int, port: int, job_id: str) -> bool:
-    """Whether `pid` still runs a connect-to-job command for this port and job.
+def process_gone(pid: int) -> bool:
+    """True when `pid` has exited (a zombie nobody reaped counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state in ("Z", "X")
 
-    A restarted hub uses it to end its predecessor's tunnel, if that one outlived the
-    hub, before it listens on the same port again. The command line is checked so a
-    reused pid is never signalled.
+
+def tunnel_still_running(pid: int, port: int, job_id: str) -> bool:
+    """Whether `pid` still runs a connect-to-job command for this hub port and job.
+
+    The command line is checked, so a reused pid is never taken for a tunnel.
     """
+    if process_gone(pid):
+        return False
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             words = handle.read().decode(errors="replace").split("\0")
     except OSError:
         return False
-    return job_id in words and any(f"{port}:" in word for word in words)
+    return job_id in words and (not port or any(f"{port}:" in word for word in words))
 
 
-def end_stale_tunnel(pid: int) -> None:
-    """SIGTERM to a previous hub's tunnel process group (best effort)."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGTERM)
+class AdoptedTunnel:
+    """A previous hub process's tunnel that is still forwarding, taken over after a restart.
+
+    With `sudo` as exec prefix the parent-death signal does not reach the tunnel (sudo
+    changes credentials, which clears it), so the tunnel outlives a hub restart. Then
+    the restarted hub adopts it: it is not our child, so it is watched by pid.
+    """
+
+    def __init__(self, pid: int, log: logging.Logger | logging.LoggerAdapter) -> None:
+        self._pid = pid
+        self._log = log
+
+    @property
+    def pid(self) -> int:
+        """The adopted process's id."""
+        return self._pid
+
+    def alive(self) -> bool:
+        """Whether the process is still running."""
+        return not process_gone(self._pid)
+
+    def stderr_excerpt(self, lines: int = 5) -> str:
+        """Its stderr went to the previous hub process."""
+        return "its error output went to the previous hub process"
+
+    async def stop(self, timeout: float = 5.0) -> None:
+        """SIGTERM, then SIGKILL after `timeout` s."""
+        for signum in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self._pid, signum)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout
+            while loop.time() < deadline and self.alive():
+                await asyncio.sleep(0.1)
+            if not self.alive():
+                return

@@ -1,0 +1,280 @@
+"""A real JupyterHub (subprocess) with JobwrapperSpawner on a local pool, for the tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+STANDIN_JOB = Path(__file__).resolve().parent / "standin_job.py"
+ALICE = "jwtest-alice"
+BOB = "jwtest-bob"
+FAST_POOL = {
+    "idle_delay": "0.2",
+    "ssh_ready_delay": "0.5",
+    "vacate_grace": "5",
+    "leave_queue_delay": "0.2",
+    "periodic_interval": "0.5",
+}
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `predicate` until it is truthy; fail the test at the deadline."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+CONFIG = """
+import json
+settings = json.loads({settings!r})
+c = get_config()  # noqa: F821
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = settings["public_port"]
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = settings["hub_port"]
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:%d" % settings["proxy_api_port"]
+c.ConfigurableHTTPProxy.auth_token = settings["proxy_token"]
+c.ConfigurableHTTPProxy.should_start = True
+c.JupyterHub.db_url = "sqlite:///" + settings["state_dir"] + "/hub.sqlite"
+c.JupyterHub.cookie_secret_file = settings["state_dir"] + "/cookie_secret"
+c.JupyterHub.pid_file = settings["state_dir"] + "/hub.pid"
+c.JupyterHub.cleanup_servers = False
+c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}  # POST returns; we follow progress
+c.JupyterHub.log_level = "DEBUG"
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.services = [{{"name": "tester", "api_token": settings["admin_token"]}}]
+c.JupyterHub.load_roles = [{{
+    "name": "tester",
+    "scopes": ["admin:users", "admin:servers", "admin:server_state", "tokens",
+               "read:servers", "access:servers"],
+    "services": ["tester"],
+}}]
+c.JupyterHub.spawner_class = "jobwrapper.hub.spawner.JobwrapperSpawner"
+b = settings["bin"]
+s = c.JobwrapperSpawner
+s.batch_submit_cmd = b + "/condor_submit"
+s.batch_query_cmd = (b + '/condor_q {{job_id}} -format "%s, " JobStatus '
+                     '-format "%s" RemoteHost -format "\\\\n" True')
+s.batch_cancel_cmd = b + "/condor_rm {{job_id}}"
+s.connect_to_job_cmd = (
+    b + '/condor_ssh_to_job -ssh '
+    '"ssh -N -oExitOnForwardFailure=yes -L {{port}}:localhost:{{rport}}" {{job_id}}'
+)
+s.jobwrapper_path = settings["job_executable"]
+s.startup_poll_interval = 0.2
+s.poll_interval = settings["poll_interval"]
+s.http_timeout = 30
+s.start_timeout = 60
+s.stop_timeout = 30
+for key, value in settings.get("spawner", {{}}).items():
+    setattr(s, key, value)
+"""
+
+
+@dataclasses.dataclass
+class Hub:
+    """One JupyterHub process tree and its settings; restartable."""
+
+    state_dir: Path
+    settings: dict[str, Any]
+    process: subprocess.Popen | None = None
+    log_files: list[Path] = dataclasses.field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.settings['public_port']}"
+
+    @property
+    def admin(self) -> dict[str, str]:
+        return {"Authorization": f"token {self.settings['admin_token']}"}
+
+    def start(self) -> None:
+        config = self.state_dir / "jupyterhub_config.py"
+        config.write_text(CONFIG.format(settings=json.dumps(self.settings)))
+        log = self.state_dir / f"hub-{len(self.log_files)}.log"
+        self.log_files.append(log)
+        env = {
+            "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "LANG": "C.UTF-8",
+            "HOME": str(self.state_dir),
+        }
+        with open(log, "wb") as handle:
+            self.process = subprocess.Popen(
+                [str(VENV_BIN / "jupyterhub"), "-f", str(config)],
+                cwd=self.state_dir, stdout=handle, stderr=subprocess.STDOUT, env=env,
+                start_new_session=True,
+            )
+        wait_for(self._answers, 60, "the hub to answer")
+
+    def _answers(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            pytest.fail(f"the hub exited: {self.log_tail()}")
+        try:
+            return requests.get(self.url + "/hub/api/", timeout=2).status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    def stop(self, timeout: float = 30) -> None:
+        """SIGTERM, as systemd would; with cleanup_servers = False notebooks stay."""
+        if self.process is None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.process = None
+
+    def log_text(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in self.log_files)
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def api(self, method: str, path: str, token: str | None = None, **kwargs: Any):
+        headers = {"Authorization": f"token {token}"} if token else self.admin
+        return requests.request(method, self.url + "/hub/api" + path, headers=headers,
+                                timeout=kwargs.pop("timeout", 30), **kwargs)
+
+    def ensure_user(self, name: str) -> None:
+        if self.api("GET", f"/users/{name}").status_code == 404:
+            assert self.api("POST", f"/users/{name}").status_code == 201
+
+    def user_token(self, name: str) -> str:
+        reply = self.api("POST", f"/users/{name}/tokens", json={"note": "test"})
+        assert reply.status_code == 201, reply.text
+        return reply.json()["token"]
+
+    def spawn(self, name: str, options: dict | None = None) -> list[str]:
+        """Start the server and follow its progress; the messages, in order."""
+        reply = self.api("POST", f"/users/{name}/server", json=options or {})
+        assert reply.status_code in (201, 202), reply.text
+        messages: list[str] = []
+        with self.api("GET", f"/users/{name}/server/progress", stream=True,
+                      timeout=90) as stream:
+            for line in stream.iter_lines(decode_unicode=True):
+                if not line.startswith("data:"):
+                    continue
+                event = json.loads(line[5:])
+                messages.append(event.get("message", "") or "")
+                if event.get("ready") or event.get("failed"):
+                    break
+        return messages
+
+    def server(self, name: str) -> dict | None:
+        """The server's model (with its spawner state), or None when stopped."""
+        model = self.api("GET", f"/users/{name}").json()
+        return model.get("servers", {}).get("")
+
+    def state(self, name: str) -> dict:
+        """JobwrapperSpawner.get_state() as the hub stored it."""
+        server = self.server(name)
+        return (server or {}).get("state") or {}
+
+    def stop_server(self, name: str, timeout: float = 60) -> None:
+        reply = self.api("DELETE", f"/users/{name}/server")
+        assert reply.status_code in (202, 204), reply.text
+        wait_for(lambda: self.server(name) is None, timeout, f"{name}'s server to stop")
+
+    def get_through_proxy(self, name: str, token: str) -> requests.Response:
+        return requests.get(f"{self.url}/user/{name}/api/status",
+                            headers={"Authorization": f"token {token}"}, timeout=10)
+
+
+def new_hub(state_dir: Path, pool_bin: Path, **overrides: Any) -> Hub:
+    """A hub's settings: free ports, fresh tokens; not started."""
+    settings = {
+        "public_port": free_port(),
+        "hub_port": free_port(),
+        "proxy_api_port": free_port(),
+        "proxy_token": secrets.token_hex(16),
+        "admin_token": secrets.token_hex(16),
+        "state_dir": str(state_dir),
+        "bin": str(pool_bin),
+        "job_executable": str(STANDIN_JOB),
+        "poll_interval": 2,
+    }
+    settings.update(overrides)
+    return Hub(state_dir=state_dir, settings=settings)
+
+
+def run_as(user: str | None, *argv: str) -> subprocess.CompletedProcess:
+    """Run a command (e.g. a condor_* shim) as `user`, or as root when None."""
+    prefix = ["runuser", "-u", user, "--"] if user else []
+    return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=30,
+                          check=False)
+
+
+def home(user: str) -> Path:
+    import pwd
+
+    return Path(pwd.getpwnam(user).pw_dir)
+
+
+def server_token(user: str) -> str:
+    """The server's own API token, from the hub-side secrets file (as the job has it)."""
+    path = home(user) / ".jupyterhub-condor" / "default" / ".jobwrapper-hub-secrets.json"
+    return json.loads(path.read_text())["JUPYTERHUB_API_TOKEN"]
+
+
+def files_containing(text: str, *roots: Path) -> list[Path]:
+    """Every regular file under `roots` whose bytes contain `text`."""
+    found = []
+    needle = text.encode()
+    for root in roots:
+        paths = [root] if root.is_file() else root.rglob("*")
+        for path in paths:
+            try:
+                if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                    found.append(path)
+            except OSError:
+                continue
+    return found
+
+
+def command_lines_containing(text: str) -> list[str]:
+    """Command lines of running processes that contain `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if text in cmdline:
+                found.append(cmdline)
+    return found
+
+
+def process_gone(pid: int) -> bool:
+    """True when `pid` has exited (a zombie not yet reaped counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")

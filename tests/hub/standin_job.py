@@ -1,0 +1,66 @@
+#!/usr/bin/python3
+"""A stand-in for `jobwrapper singleuser` in the hub tests (standard library only).
+
+It does what the job side's contract says and no more: read the secrets file the hub
+transferred into the scratch dir and delete it, serve HTTP on 127.0.0.1, report the
+port to the hub with the server's own token, and on SIGTERM write a file into
+jupyter/ (so the tests can see it come back) and exit. It never prints a secret.
+"""
+
+import http.server
+import json
+import os
+import signal
+import sys
+import threading
+import urllib.request
+
+scratch = os.environ.get("_CONDOR_SCRATCH_DIR", os.getcwd())
+print("token in the job's environment before the file was read:",
+      "JUPYTERHUB_API_TOKEN" in os.environ, flush=True)
+secrets_path = os.path.join(scratch, os.environ.get("JOBWRAPPER_HUB_SECRETS", "missing"))
+print("public variables:", sorted(k for k in os.environ if k.startswith("JUPYTERHUB_")),
+      flush=True)
+with open(secrets_path) as handle:
+    secrets = json.load(handle)
+os.unlink(secrets_path)
+os.environ.update(secrets)
+print("secret variables:", sorted(secrets), flush=True)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps({"stand_in": True, "path": self.path,
+                           "user": os.environ.get("JUPYTERHUB_USER")}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format, *args):
+        print("GET", self.path.split("?")[0], file=sys.stderr, flush=True)
+
+
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+port = server.server_address[1]
+
+
+def stop(signum, frame):
+    with open(os.path.join(scratch, "jupyter", "stand-in-stopped.txt"), "w") as handle:
+        handle.write(f"stopped by signal {signum}\n")
+    threading.Thread(target=server.shutdown).start()
+
+
+signal.signal(signal.SIGTERM, stop)
+request = urllib.request.Request(
+    os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner",
+    data=json.dumps({"port": port}).encode(),
+    headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"],
+             "Content-Type": "application/json"},
+    method="POST",
+)
+with urllib.request.urlopen(request, timeout=30) as response:
+    print("reported port", port, "->", response.status, flush=True)
+server.serve_forever()
+print("stand-in stopped", flush=True)
