@@ -15,7 +15,7 @@ from typing import Any, Optional
 
 from jobwrapper import kernels, server
 from jobwrapper.context import JobContext
-from jobwrapper.errors import EnvironmentSetupError
+from jobwrapper.errors import EnvironmentSetupError, ServerError
 from jobwrapper.modules import find_lmod, kernel_relevant, load_modules, module_environ
 from jobwrapper.plan import Setup
 from jobwrapper.threads import HTCONDOR_THREAD_VARIABLES
@@ -156,6 +156,11 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
     setup = replace(setup, env={**setup.env, **environment.env},
                     unset=tuple(dict.fromkeys((*setup.unset, *environment.unset))))
     config = context.config
+    if config.get("server", "mode") != "tcp":
+        # Issue 7: the hub side of socket mode comes first; never fall back silently.
+        raise ServerError(f"{config.path or 'site config'}: server.mode = "
+                          f"{config.get('server', 'mode')!r} is not supported by this "
+                          "jobwrapper yet; set server.mode = \"tcp\"")
     ip = server.bind_address(config)
     root_dir = server.notebook_dir(context.scratch_dir, config, context.environ)
     label = job_label(context, environment)
