@@ -8,6 +8,7 @@ import sys
 import click
 
 from jobwrapper.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, JobwrapperError
+from jobwrapper.message import login_message
 from jobwrapper.pipeline import prepare, read
 from jobwrapper.plan import plan
 from jobwrapper.shells import SHELLS, render
@@ -40,8 +41,7 @@ def info_command() -> None:
     """Print the login message: what the job requested and what the slot provides."""
     context = read()
     _warn(context.warnings)
-    setup = plan(context, os.getuid())
-    click.echo(setup.message)
+    click.echo(login_message(context))
 
 
 @click.command("plan")

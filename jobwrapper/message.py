@@ -50,8 +50,13 @@ def resource_lines(res: Resources) -> list[str]:
     return lines
 
 
-def login_message(context: JobContext, now: Optional[float] = None) -> str:
-    """The message printed at login and by ``jobwrapper info``."""
+def login_message(context: JobContext, now: Optional[float] = None,
+                  show_time_left: bool = True) -> str:
+    """The message printed at login and by ``jobwrapper info``.
+
+    The login shells print a cached copy, so the plan asks for it without the
+    time left (which would be stale); ``jobwrapper info`` computes it live.
+    """
     res = context.resources
     if not context.in_job:
         return (f"No HTCondor job found (_CONDOR_JOB_AD is not set); "
@@ -67,7 +72,9 @@ def login_message(context: JobContext, now: Optional[float] = None) -> str:
             end = context.job_start + res.runtime_limit_s
             left = int(end - (time.time() if now is None else now))
             when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(end))
-            line += f", until {when} ({format_duration(max(left, 0))} left)"
+            line += f", until {when}"
+            if show_time_left:
+                line += f" ({format_duration(max(left, 0))} left)"
         lines.append(line + ".")
     if context.container_label:
         lines.append(f"Container: {context.container_label}, "

@@ -113,7 +113,7 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
         private_dir=private,
         directories=(private, *dirs.values()),
         env=env,
-        message=login_message(context),
+        message=login_message(context, show_time_left=False),
         container_label=context.container_label,
         warnings=context.warnings,
     )

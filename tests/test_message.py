@@ -10,6 +10,7 @@ from fixtures.jobemu import make_job
 from jobwrapper.config import SiteConfig
 from jobwrapper.context import HostLimits, JobContext, read_context
 from jobwrapper.message import format_duration, login_message
+from jobwrapper.plan import plan
 
 HOST = HostLimits(cores=8, memory_mb=16000)
 START = 1795316543  # JobCurrentStartDate in the fixtures
@@ -106,3 +107,11 @@ def test_only_machine_ad_readable_says_what_the_job_has(tmp_path):
 ])
 def test_durations_read_like_people_write_them(seconds, text):
     assert format_duration(seconds) == text
+
+
+def test_cached_login_message_leaves_out_the_time_left(tmp_path):
+    # Login shells print the cached copy for the whole job: a "time left" would go stale.
+    context = context_for("good", tmp_path)
+    cached = plan(context, uid=1000).message
+    assert "Runtime limit: 6 h, until 2026-11-22 09:02 UTC." in cached
+    assert "left)" not in cached
