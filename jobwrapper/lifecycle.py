@@ -112,9 +112,10 @@ class JobLifecycle:
         ends_at = self.runtime_end - self.end_before
         left = max(0, int(ends_at - time.time()))
         clock = time.strftime("%H:%M", time.localtime(ends_at))
+        # JupyterLab cuts notifications at 140 characters: the essentials come first.
         message = (
-            f"This job reaches its runtime limit: it ends at {clock} (in {_duration(left)}). "
-            "Save your notebooks now: files in jupyter/ are copied back, unsaved edits are lost."
+            f"Runtime limit: this job ends at {clock} (in {_duration(left)}). "
+            "Save your notebooks now; unsaved edits are lost."
         )
         self.log.warning("jobwrapper: %s", message)
         self.notifier.announce("warning", message, ends_at)

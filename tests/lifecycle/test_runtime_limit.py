@@ -27,7 +27,7 @@ def test_warning_reaches_terminal_then_job_ends_itself_before_the_limit(tmp_path
         terminal = server.terminal()
         terminal.type("sleep 1005 & echo ready-$((6*7))")
         terminal.wait_for("ready-42")
-        output = terminal.wait_for("runtime limit", timeout=25)
+        output = terminal.wait_for("Runtime limit:", timeout=25)
         assert "Save your notebooks now" in output
         status = server.api("GET", "jobwrapper/lifecycle").json()
         assert status["announcements"][0]["kind"] == "warning"

@@ -19,11 +19,15 @@
         return;
       }
       shown[key] = true;
-      app.commands.execute("apputils:notify", {
-        message: event.message,
-        type: event.kind === "ending" ? "error" : "warning",
-        options: { autoClose: false }
+      // The notification plugin registers apputils:notify during startup: wait for it.
+      app.restored.then(function () {
+        return app.commands.execute("apputils:notify", {
+          message: event.message,
+          type: event.kind === "ending" ? "error" : "warning",
+          options: { autoClose: false }
+        });
       }).catch(function (error) {
+        delete shown[key];
         console.warn("jobwrapper: cannot show notification", error);
       });
     }
