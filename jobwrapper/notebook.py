@@ -153,8 +153,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
                   ) -> tuple[Setup, NotebookPlan]:
     """The notebook's decisions as data; the Setup gains the environment's variables."""
     environment = inputs.environment
-    setup = replace(setup, env={**setup.env, **environment.env},
-                    unset=tuple(dict.fromkeys((*setup.unset, *environment.unset))))
+    setup = _add_environment(setup, environment)
     config = context.config
     if config.get("server", "mode") != "tcp":
         # Issue 7: the hub side of socket mode comes first; never fall back silently.
@@ -201,3 +200,25 @@ _KERNEL_VARIABLES = {"CUDA_VISIBLE_DEVICES", "CPU_LIMIT", "MEM_LIMIT", "JOBWRAPP
 def _has_hub(environ: Mapping[str, str], secrets: Mapping[str, str]) -> bool:
     merged = {**environ, **secrets}
     return bool(merged.get("JUPYTERHUB_API_TOKEN") and merged.get("JUPYTERHUB_API_URL"))
+
+
+def with_environment(context: JobContext, setup: Setup, strict: bool = True
+                     ) -> tuple[Setup, Optional[str]]:
+    """``setup`` plus the job's modules and virtualenv, for ``env`` and ``run``.
+
+    With ``strict=False`` (login shells) a broken environment is not fatal: the
+    setup comes back unchanged with the one-line reason, to be shown as a warning.
+    """
+    try:
+        environment = read_environment(context)
+    except EnvironmentSetupError as error:
+        if strict:
+            raise
+        return setup, str(error)
+    return _add_environment(setup, environment), None
+
+
+def _add_environment(setup: Setup, environment: EnvironmentChanges) -> Setup:
+    unset = tuple(n for n in dict.fromkeys((*setup.unset, *environment.unset))
+                  if n not in environment.env)
+    return replace(setup, env={**setup.env, **environment.env}, unset=unset)
