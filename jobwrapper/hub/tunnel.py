@@ -239,7 +239,8 @@ def tunnel_still_running(pid: int, port: int, job_id: str) -> bool:
             words = handle.read().decode(errors="replace").split("\0")
     except OSError:
         return False
-    return job_id in words and (not port or any(f"{port}:" in word for word in words))
+    port_pattern = re.compile(rf"(?<!\d){port}(?!\d)")
+    return job_id in words and (not port or any(port_pattern.search(word) for word in words))
 
 
 class AdoptedTunnel:
