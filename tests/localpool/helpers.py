@@ -18,13 +18,14 @@ import pytest
 from jobwrapper.hub.localpool.admin import init_pool, shutdown
 from jobwrapper.hub.localpool.config import PoolLayout
 from jobwrapper.hub.localpool.install import install_bin, shim_interpreter
+from jobwrapper.hub.localpool.records import load_record
 
 ALICE = "jwtest-alice"
 BOB = "jwtest-bob"
 FAST = {
     "idle_delay": "0.1",
     "ssh_ready_delay": "0.3",
-    "vacate_grace": "3",
+    "vacate_grace": "2",
     "leave_queue_delay": "0.3",
     "periodic_interval": "0.1",
 }
@@ -74,7 +75,9 @@ class Pool:
         return int(result.stdout.strip().rsplit(" ", 1)[1].rstrip("."))
 
     def status(self, cluster: int) -> str:
-        return self.run("condor_q", str(cluster), "-af", "JobStatus").stdout.strip()
+        """JobStatus as condor_q -af prints it ('' when not in the queue), read in-process."""
+        job = load_record(self.layout, cluster)
+        return "" if job is None else str(job.status)
 
     def wait_status(self, cluster: int, status: str, timeout: float = 15.0) -> None:
         wait_for(lambda: self.status(cluster) == status, timeout, f"JobStatus {status!r}")
@@ -122,10 +125,27 @@ def batchspawner_query(job_id: int) -> list[str]:
     """batchspawner 1.3.0's CondorSpawner query, split as its shell would split it."""
     import shlex
 
-    from batchspawner.batchspawner import CondorSpawner
+    return shlex.split(batchspawner_query_command(job_id))
 
-    command = CondorSpawner.batch_query_cmd.default_value.format(job_id=job_id)
-    return shlex.split(command)
+
+def batchspawner_query_command(job_id: int) -> str:
+    """The query command line exactly as CondorSpawner formats it.
+
+    Read from batchspawner's source (importing it pulls in JupyterHub, seconds slower).
+    """
+    import ast
+    import importlib.util
+
+    spec = importlib.util.find_spec("batchspawner.batchspawner")
+    assert spec is not None and spec.origin is not None
+    tree = ast.parse(Path(spec.origin).read_text())
+    spawner = next(node for node in ast.walk(tree)
+                   if isinstance(node, ast.ClassDef) and node.name == "CondorSpawner")
+    assignment = next(node for node in spawner.body if isinstance(node, ast.Assign)
+                      and getattr(node.targets[0], "id", "") == "batch_query_cmd")
+    template = ast.literal_eval(assignment.value.func.value.args[0])  # Unicode("...").tag(...)
+    return template.format(job_id=job_id)
+
 
 
 def create_pool(**settings: object) -> Pool:

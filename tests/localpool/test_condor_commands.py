@@ -46,7 +46,7 @@ def test_batchspawner_query_shows_1_while_idle(make_pool, tmp_path: Path):
     submit_dir = pool.root / "s"
     submit_dir.mkdir()
     cluster = pool.submit(sleeper(), submit_dir)
-    result = pool.run(*batchspawner_query(cluster)[0:1], *batchspawner_query(cluster)[1:])
+    result = pool.run(*batchspawner_query(cluster))
     assert (result.returncode, result.stdout) == (0, "1, \n")
 
 
@@ -117,7 +117,7 @@ def test_condor_rm_of_an_unknown_cluster_fails_with_exit_1(pool: Pool):
 
 
 def test_a_removed_job_shows_status_3_until_it_is_gone(make_pool):
-    pool = make_pool(leave_queue_delay=2)
+    pool = make_pool(leave_queue_delay=1)
     submit_dir = pool.root / "s"
     submit_dir.mkdir()
     cluster = pool.submit(sleeper(), submit_dir)

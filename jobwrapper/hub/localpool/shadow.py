@@ -237,8 +237,9 @@ class Shadow:
         self.finish_removed(started=False)
 
     def leave_queue(self) -> None:
-        """Linger with the final status, then move the record to history/."""
-        time.sleep(self.config.leave_queue_delay)
+        """Linger with the final status (not on shutdown), then move the record to history/."""
+        if not self.hard_kill:
+            time.sleep(self.config.leave_queue_delay)
         scratch = self.info.scratch_dir
         target = self.layout.history / str(self.cluster)
         try:
