@@ -94,6 +94,7 @@ def lab_message(job_id: Optional[str], label: str, port: int, token: str, token_
                 show_token: bool) -> str:
     """What the person must run on their own machine to reach JupyterLab."""
     job = job_id or "JOBID"
+    label = label.replace(" · ", ", ")  # plain ASCII: the terminal's locale may not be UTF-8
     lines = [
         f"JupyterLab ({label or 'this job'}) is starting on 127.0.0.1:{port}.",
         "On your own machine, run:",
