@@ -246,3 +246,14 @@ def test_getenv_gives_the_job_the_submitters_environment(pool: Pool, submit_dir:
     cluster = int(result.stdout.split()[-1].rstrip("."))
     wait_for(lambda: not pool.in_queue(cluster), what="the job to finish")
     assert (submit_dir / "out.txt").read_text() == "from-the-hub\n"
+
+
+def test_stream_output_writes_to_the_submit_side_while_the_job_runs(pool: Pool, submit_dir: Path):
+    description = (
+        f"executable = {PYTHON}\n"
+        "arguments = \"-c 'import time; print(''streamed'', flush=True); time.sleep(60)'\"\n"
+        "should_transfer_files = YES\noutput = live.out\nstream_output = True\nqueue\n"
+    )
+    pool.submit(description, submit_dir)
+    wait_for(lambda: (submit_dir / "live.out").exists()
+             and (submit_dir / "live.out").read_text() == "streamed\n", what="streamed output")

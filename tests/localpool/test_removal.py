@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import PYTHON, Pool, wait_for
+from .helpers import PYTHON, Pool, sleeper, wait_for
 
 # The job writes its pid (and its escaped child's) into PIDS_DIR, starts, then behaves
 # as told by its first argument.
@@ -151,3 +151,23 @@ def test_a_deleted_pool_dir_leaves_no_jobs_running(make_pool):
     job_pid = int((pids / "ready").read_text())
     shutil.rmtree(pool.layout.root)
     wait_for(lambda: not _alive(job_pid), what="the job to be killed")
+
+
+def test_removing_an_idle_job_takes_it_out_of_the_queue(make_pool):
+    pool = make_pool(idle_delay=60)
+    cluster = pool.submit(sleeper(), pool.root)
+    assert pool.status(cluster) == "1"
+    assert pool.run("condor_rm", str(cluster)).returncode == 0
+    _gone(pool, cluster)
+
+
+def test_a_job_over_its_allowed_execute_duration_is_held_until_removed(
+    pool: Pool, submit_dir: Path
+):
+    extra = "when_to_transfer_output = ON_EXIT_OR_EVICT\nallowed_execute_duration = 1"
+    cluster, _pids = _submit(pool, submit_dir, "exit-on-term", extra)
+    pool.wait_status(cluster, "5")
+    hold_reason = pool.run("condor_q", str(cluster), "-af", "HoldReason").stdout
+    assert "exceeded allowed execute duration" in hold_reason
+    pool.run("condor_rm", str(cluster))
+    _gone(pool, cluster)
