@@ -313,12 +313,17 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
         """
         if self._starting:
             return None
+        if not self.job_id:
+            return 0
         if self._tunnel_failure:
             return 1
         status = await self.query_job_status()
         if status in (JobStatus.PENDING, JobStatus.UNKNOWN):
             return None
         if status != JobStatus.RUNNING:
+            self.log.warning("%s: %s", self._log_name, self.job_gone_message("while running"))
+            if self.job_status.startswith("5,"):  # held: still in the queue, holding a slot
+                await self.remove_job_quietly()
             await self.end_tunnel()
             await self.remove_secrets()
             self.clear_state()

@@ -138,3 +138,10 @@ def test_no_log_or_file_holds_the_token(hub, hub_pool, running):
     assert files_containing(token, hub_pool.parent) == []  # queue, ads, scratch dirs
     job_files = sorted(p.name for p in (home(ALICE) / ".jupyterhub-condor/default").iterdir())
     assert job_files == ["job.err", "job.log", "job.out"]  # the secrets file is gone
+
+
+def test_the_job_got_the_token_only_through_the_secrets_file(running):
+    job_out = (home(ALICE) / ".jupyterhub-condor/default/job.out").read_text()
+    assert "token in the job's environment before the file was read: False" in job_out
+    assert "secret variables: ['JPY_API_TOKEN', 'JUPYTERHUB_API_TOKEN']" in job_out
+    assert "'JUPYTERHUB_API_URL'" in job_out.split("public variables:")[1].splitlines()[0]
