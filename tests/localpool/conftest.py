@@ -43,9 +43,12 @@ def users() -> tuple[str, str]:
         try:
             pwd.getpwnam(name)
         except KeyError:
+            # Another test session may create the same user at the same time: check after.
             subprocess.run(
-                ["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name], check=True
+                ["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name],
+                check=False, capture_output=True,
             )
+            pwd.getpwnam(name)
     return ALICE, BOB
 
 
