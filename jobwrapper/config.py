@@ -125,7 +125,7 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "start": (
             "list[str]",
             ["xterm"],
-            "Command started in the desktop (argv list); the desktop ends when it exits.",
+            "Command started in the desktop (argv list); more from the desktop's start menu.",
         ),
         "title": ("str", "Desktop", "Launcher title of the desktop."),
         "timeout": ("int", 60, "Seconds the proxy waits for xpra to answer."),
