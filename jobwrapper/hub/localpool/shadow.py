@@ -43,20 +43,26 @@ class Shadow:
         self.ad: Ad = from_json(read_json(self.record / "ad.json"))
         self.info = ShadowInfo(pid=os.getpid(), pid_start=process_start_time(os.getpid()))
         self.remove = threading.Event()
+        self.removal_requested = False
         self.hard_kill = False
+        self.created = time.time()
         self.address = schedd_address(config.host(), os.getpid())
         self.log = self.spec.user_log
 
     # -- signals and record updates -------------------------------------------------
     def install_handlers(self) -> None:
-        signal.signal(signal.SIGTERM, lambda *_: self.remove.set())
-        signal.signal(signal.SIGINT, lambda *_: self.remove.set())
+        signal.signal(signal.SIGTERM, self._on_remove)
+        signal.signal(signal.SIGINT, self._on_remove)
         signal.signal(signal.SIGUSR1, self._on_shutdown)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
 
+    def _on_remove(self, *_: object) -> None:
+        self.removal_requested = True
+        self.remove.set()
+
     def _on_shutdown(self, *_: object) -> None:
         self.hard_kill = True
-        self.remove.set()
+        self._on_remove()
 
     def update(self, **attributes: object) -> None:
         self.ad.update(attributes)
@@ -89,7 +95,7 @@ class Shadow:
 
     def wait_idle(self) -> Slot | None:
         """Idle until the idle delay passed and the slot has room; None if removed."""
-        ready_at = float(self.ad["QDate"]) + self.config.idle_delay
+        ready_at = self.created + self.config.idle_delay
         while not self.remove.is_set():
             if self.record_gone():
                 os._exit(0)
@@ -231,7 +237,8 @@ class Shadow:
 
     def wait_for_removal(self) -> None:
         """A held job stays in the queue until condor_rm."""
-        while not self.remove.wait(POLL * 4):
+        while not self.removal_requested:
+            self.remove.wait(POLL * 4)
             if self.record_gone():
                 return
         self.finish_removed(started=False)
