@@ -97,3 +97,13 @@ def test_malformed_secrets_file_is_refused_without_quoting_it(job_environ, conte
     result = run_jobwrapper(["singleuser"], environ)
     assert result.returncode == 6
     assert content not in result.stderr
+
+
+@pytest.mark.skipif(os.getuid() != 0, reason="needs root to give the file to another user")
+def test_secrets_file_of_another_user_is_refused(job_environ) -> None:
+    environ = _hub_job(job_environ, "http://127.0.0.1:9/hub/api")
+    secrets = Path(environ["_CONDOR_SCRATCH_DIR"]) / ".jobwrapper-hub-secrets.json"
+    os.chown(secrets, 65534, 65534)
+    result = run_jobwrapper(["singleuser"], environ)
+    assert result.returncode == 6
+    assert "belongs to uid 65534" in result.stderr and len(result.stderr.splitlines()) == 1
