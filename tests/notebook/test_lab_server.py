@@ -189,3 +189,32 @@ def test_lifecycle_extension_is_enabled_and_proxy_is_not_disabled(lab: Lab) -> N
     extensions = config["ServerApp"]["jpserver_extensions"]
     assert extensions["jobwrapper.lifecycle"] is True
     assert extensions["jupyter_server_proxy"] is True
+
+
+def test_token_is_shown_on_a_terminal(tmp_path, module_tree, cvmfs_venv) -> None:
+    import os
+    import pty
+    import subprocess
+
+    environ = make_job(tmp_path, site_config_text(module_tree, cvmfs_venv))
+    scratch = Path(environ["_CONDOR_SCRATCH_DIR"])
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen([JOBWRAPPER, "lab", *root_args()], env=environ, stdout=terminal,
+                               stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                               start_new_session=True, cwd=scratch)
+    os.close(terminal)
+    server = Server(process, tmp_path / "unused.out", tmp_path / "unused.err")
+    try:
+        seen = b""
+
+        def token_line() -> bool:
+            nonlocal seen
+            seen += os.read(controller, 4096)
+            return b"readable only by you" in seen
+
+        wait_for(token_line, 60, "lab message on the terminal", process)
+        token = (scratch / ".jobwrapper" / "lab-token").read_text().strip()
+        assert token.encode() in seen
+    finally:
+        server.stop()
+        os.close(controller)
