@@ -69,6 +69,12 @@ class Shadow:
         if self.record.is_dir():
             write_ad(self.record, self.ad)
 
+    def release_slot(self, **attributes: object) -> None:
+        """The job left its slot: RemoteHost becomes LastRemoteHost, as in a schedd."""
+        if "RemoteHost" in self.ad:
+            self.ad["LastRemoteHost"] = self.ad.pop("RemoteHost")
+        self.update(CurrentHosts=0, **attributes)
+
     def record_gone(self) -> bool:
         return not (self.record / "ad.json").exists()
 
@@ -123,8 +129,8 @@ class Shadow:
             self.process = starter.launch(self.job, self.config)
         except OSError as error:
             reason = f"Error from {slot.name}: Failed to execute '{self.spec.executable}': {error}"
-            self.update(JobStatus=5, LastJobStatus=2, HoldReason=reason, HoldReasonCode=6,
-                        CurrentHosts=0, EnteredCurrentStatus=int(time.time()))
+            self.release_slot(JobStatus=5, LastJobStatus=2, HoldReason=reason, HoldReasonCode=6,
+                              EnteredCurrentStatus=int(time.time()))
             userlog.held(self.log, self.cluster, reason)
             return None
         self.info.started_at = time.time()
@@ -196,7 +202,7 @@ class Shadow:
         self.kill_everything(session)
         if status is not None and self.spec.when_to_transfer_output == "ON_EXIT_OR_EVICT":
             starter.transfer_back(self.job)
-        self.update(CurrentHosts=0)
+        self.release_slot()
         if removed:
             userlog.aborted(self.log, self.cluster, reason)
             self.leave_queue()
@@ -222,9 +228,8 @@ class Shadow:
         else:
             attributes["ExitCode"] = code
             attributes["ExitStatus"] = code
-        self.update(JobStatus=4, LastJobStatus=2, CurrentHosts=0,
-                    EnteredCurrentStatus=int(time.time()), CompletionDate=int(time.time()),
-                    **attributes)
+        self.release_slot(JobStatus=4, LastJobStatus=2, EnteredCurrentStatus=int(time.time()),
+                          CompletionDate=int(time.time()), **attributes)
         userlog.terminated(self.log, self.cluster, code, signum)
         self.leave_queue()
 
