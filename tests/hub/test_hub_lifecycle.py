@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 
 import pytest
 
-from .harness import ALICE, home, process_gone, run_as, wait_for
+from jobwrapper.hub.localpool.admin import init_pool
+from jobwrapper.hub.localpool.config import PoolLayout
+
+from .harness import ALICE, FAST_POOL, home, process_gone, run_as, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -106,6 +110,30 @@ def test_a_dead_tunnel_stops_the_job_and_says_why(hub):
     wait_for(lambda: hub.server(ALICE) is None, 30, "the hub to notice the dead tunnel")
     assert f"The connection to job {state['job_id']} ended" in hub.log_text()
     wait_for(lambda: queue_status(hub, state["job_id"]) == "", 30, "the job to leave the queue")
+
+
+def test_an_idle_job_is_reported_while_it_waits(hub, hub_pool):
+    layout = PoolLayout(hub_pool.parent / "pool")
+    init_pool(layout, {"idle_delay": "1.5"})
+    try:
+        messages = hub.spawn(ALICE)
+    finally:
+        init_pool(layout, {"idle_delay": FAST_POOL["idle_delay"]})
+    assert any("is idle in the queue, waiting for a free slot." in m for m in messages)
+    hub.stop_server(ALICE)
+
+
+def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
+    from jobwrapper.hub.localpool import netns
+
+    if not netns.available():
+        pytest.skip("no network namespaces here: the pool runs jobs on the host network")
+    hub.spawn(ALICE)
+    state = hub.state(ALICE)
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", state["remote_port"]), timeout=2).close()
+    socket.create_connection(("127.0.0.1", state["local_port"]), timeout=2).close()
+    hub.stop_server(ALICE)
 
 
 def test_bad_options_fail_the_spawn_in_words(hub):
