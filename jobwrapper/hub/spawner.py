@@ -96,7 +96,10 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
         return str(Path(sys.executable).parent / "jobwrapper")
 
     singleuser_args = List(
-        Unicode(), ["singleuser"], help="Arguments of jobwrapper in the job (then Spawner.args)."
+        Unicode(),
+        ["singleuser"],
+        help="""Arguments of jobwrapper in the job; Spawner.args follow after `--` and
+        go to the server. Spawner.cmd is not used: jobwrapper starts the server.""",
     ).tag(config=True)
 
     submit_template = Unicode(
@@ -265,7 +268,7 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
             option_lines = self.options_to_submit_lines(dict(self.user_options or {}))
             job = NotebookJob(
                 executable=self.jobwrapper_path,
-                arguments=[*self.singleuser_args, *self.args],
+                arguments=[*self.singleuser_args, *(["--", *self.args] if self.args else [])],
                 home=pwd.getpwnam(self.user.name).pw_dir,
                 job_dir=self.job_dir,
                 secrets_file=f"{self.job_dir}/{hub_secrets.SECRETS_FILE_NAME}",

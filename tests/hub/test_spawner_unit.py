@@ -1,0 +1,96 @@
+"""JobwrapperSpawner without a hub: the job's environment and its submit description."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from jobwrapper.hub.jobcontrol import SpawnFailed
+from jobwrapper.hub.localpool.quoting import split_v2, strip_new_syntax
+from jobwrapper.hub.spawner import JobwrapperSpawner
+
+TOKEN = "t0ken-abc123"
+
+
+def make_spawner(**traits) -> JobwrapperSpawner:
+    user = SimpleNamespace(name="root", escaped_name="root", url="/user/root/")
+    hub = SimpleNamespace(
+        public_host="", api_url="http://127.0.0.1:8081/hub/api/", base_url="/hub/"
+    )
+    spawner = JobwrapperSpawner(user=user, hub=hub, **traits)
+    spawner.api_token = TOKEN
+    spawner.oauth_client_id = "jupyterhub-user-root"
+    return spawner
+
+
+def submit_value(description: str, command: str) -> str:
+    for line in description.splitlines():
+        name, _, value = line.partition("=")
+        if name.strip().lower() == command:
+            return value.strip()
+    raise AssertionError(f"{command} not in the description")
+
+
+def test_secret_variables_leave_the_environment_and_public_ones_are_allow_listed():
+    spawner = make_spawner(
+        environment={"SITE_SETTING": "on", "TOKEN_URL": lambda s: f"http://x/?t={s.api_token}"},
+        env_keep=["PATH"],
+    )
+    public, secret = spawner._job_environment()
+    assert set(secret) == {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN", "TOKEN_URL"}
+    assert public["SITE_SETTING"] == "on"
+    assert public["JOBWRAPPER_HUB_SECRETS"] == ".jobwrapper-hub-secrets.json"
+    assert "PATH" not in public and "HOME" not in public and "USER" not in public
+    assert all(TOKEN not in value for value in public.values())
+
+
+def test_submit_description_has_no_token_and_passes_server_args_after_a_separator():
+    spawner = make_spawner(args=["--ServerApp.some_option=1"])
+    public, _ = spawner._job_environment()
+    description = spawner._submit_description(public)
+    assert TOKEN not in description
+    arguments = split_v2(strip_new_syntax(submit_value(description, "arguments")))
+    assert arguments == ["singleuser", "--", "--ServerApp.some_option=1"]
+    assert submit_value(description, "initialdir") == "/root"
+
+
+def test_form_options_become_submit_lines():
+    spawner = make_spawner()
+    spawner.user_options = {"cpus": 2, "memory_mb": 4096}
+    description = spawner._submit_description({})
+    assert "request_cpus = 2\nrequest_memory = 4096\n" in description
+
+
+def test_bad_options_fail_with_a_message_for_the_user():
+    spawner = make_spawner()
+    spawner.user_options = {"cpus": "2; getenv = true"}
+    with pytest.raises(SpawnFailed, match="could not be described: option cpus"):
+        spawner._submit_description({})
+
+
+def test_a_replaced_mapping_cannot_set_what_the_template_owns():
+    spawner = make_spawner(options_to_submit_lines=lambda options: ["getenv = True"])
+    with pytest.raises(SpawnFailed, match="getenv"):
+        spawner._submit_description({})
+
+
+def test_the_port_is_taken_only_while_starting_and_only_once():
+    spawner = make_spawner()
+    assert spawner.receive_port(8888) is False  # not starting
+    spawner._starting = True
+    assert spawner.receive_port(8888) is True
+    assert spawner.receive_port(9999) is False
+    assert spawner.remote_port == 8888
+
+
+def test_state_round_trips_what_a_restart_needs():
+    spawner = make_spawner()
+    spawner.job_id, spawner.remote_port, spawner.local_port = "12", 8888, 40000
+    spawner.job_host, spawner.tunnel_pid = "node1", 4242
+    restored = make_spawner()
+    restored.load_state(spawner.get_state())
+    assert (restored.job_id, restored.remote_port, restored.local_port) == ("12", 8888, 40000)
+    assert (restored.job_host, restored.tunnel_pid) == ("node1", 4242)
+    restored.clear_state()
+    assert restored.get_state() == {}
