@@ -11,7 +11,7 @@ running 600 s later is hard-killed and loses everything. So on SIGTERM the serve
   grace    SIGKILLs whatever is left (``shutdown.grace_seconds``, default 8 s);
   then     runs jupyter-server's own cleanup and returns from its IO loop; Python
            joins the threads that write files before the process exits.
-A watchdog thread ends the process at grace + 1.5 s whatever happens in the loop.
+A watchdog thread ends the process at grace + 1 s whatever happens in the loop.
 
 Before the runtime limit (``JOBWRAPPER_RUNTIME_END``) users are warned in every
 terminal and in JupyterLab, and ``shutdown.end_before_limit_seconds`` before it the
@@ -31,7 +31,7 @@ from jobwrapper import proctree
 from jobwrapper.config import SiteConfig, load_config
 from jobwrapper.lifecycle_notify import Notifier
 
-WATCHDOG_MARGIN = 1.5  # seconds after the grace period at which the process is ended
+WATCHDOG_MARGIN = 1.0  # seconds after the grace period at which the process is ended
 REAP_INTERVAL_MS = 15_000
 
 
@@ -168,7 +168,7 @@ class JobLifecycle:
             proctree.kill_tree(time.monotonic() + 1.0)
         proctree.reap_zombies()
         if tasks:
-            await asyncio.wait(tasks, timeout=0.5)
+            await asyncio.wait(tasks, timeout=0.2)  # their processes are gone by now
         for task in tasks:
             if not task.done():
                 task.cancel()

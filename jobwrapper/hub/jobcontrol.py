@@ -128,7 +128,7 @@ class JobControl:
             "5": "HTCondor put it on hold",
             "3": "it was removed",
             "4": "it ended",
-        }.get(status, "it ended or could not start")
+        }.get(status, "it left the queue")
         return (
             f"Your notebook job {self.job_id} stopped {when}: {reason}. Its output and log "
             f"are in ~/{self.job_dir}/ (job.out, job.err, job.log)."

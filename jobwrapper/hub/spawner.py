@@ -291,7 +291,7 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
                 self._event(20, f"Job {self.job_id} is idle in the queue, waiting for a free slot.")
                 said_idle = True
             elif status == JobStatus.NOTFOUND:
-                raise SpawnFailed(self.job_gone_message("before it started"))
+                raise SpawnFailed(self.job_gone_message("before the notebook server started"))
             await asyncio.sleep(self.startup_poll_interval)
 
     async def _wait_for_port(self) -> None:
@@ -301,7 +301,8 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
             try:
                 await asyncio.wait_for(self._port_reported.wait(), 2.0)
             except asyncio.TimeoutError:
-                if await self.query_job_status() != JobStatus.RUNNING:
+                # a failed query (UNKNOWN) or an evicted, idle job may still report
+                if await self.query_job_status() == JobStatus.NOTFOUND:
                     raise SpawnFailed(
                         self.job_gone_message("before the notebook server started")
                     ) from None

@@ -25,18 +25,14 @@ def test_desktop_is_served_from_a_unix_socket_in_a_private_dir(tmp_path: Path) -
         assert tcp_listeners(others) == [], "nothing but the server listens on TCP"
 
 
-def test_launcher_offers_our_desktop_and_not_xprahtml5(tmp_path: Path) -> None:
-    with jupyter_server(tmp_path) as server:
-        servers = server.api("GET", "server-proxy/servers-info").json()["server_processes"]
-        names = {entry["name"]: entry for entry in servers}
-        assert "xprahtml5" not in names
-        assert names["desktop"]["launcher_entry"]["enabled"] is True
-
-
-def test_xprahtml5_path_serves_nothing_and_starts_nothing(tmp_path: Path) -> None:
+def test_xprahtml5_is_not_offered_serves_nothing_and_starts_nothing(tmp_path: Path) -> None:
     temp = tmp_path / "tmpdir"
     temp.mkdir()
     with jupyter_server(tmp_path, extra_env={"TMPDIR": str(temp)}) as server:
+        servers = server.api("GET", "server-proxy/servers-info").json()["server_processes"]
+        names = {entry["name"]: entry for entry in servers}
+        assert "xprahtml5" not in names, "not in the launcher"
+        assert names["desktop"]["launcher_entry"]["enabled"] is True, "ours is"
         for path in ("xprahtml5", "xprahtml5/", "xprahtml5/index.html?username=x&password=y"):
             answer = server.api("GET", path, allow_redirects=False)
             assert answer.status_code == 404, (path, answer.status_code)

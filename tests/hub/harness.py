@@ -201,6 +201,11 @@ class Hub:
         assert reply.status_code in (202, 204), reply.text
         wait_for(lambda: self.server(name) is None, timeout, f"{name}'s server to stop")
 
+    def ensure_stopped(self, name: str) -> None:
+        """Stop the user's server if one runs (tests that spawn afresh start with it)."""
+        if self.server(name) is not None:
+            self.stop_server(name)
+
     def get_through_proxy(self, name: str, token: str) -> requests.Response:
         return requests.get(f"{self.url}/user/{name}/api/status",
                             headers={"Authorization": f"token {token}"}, timeout=10)

@@ -16,6 +16,10 @@ import threading
 import urllib.request
 
 scratch = os.environ.get("_CONDOR_SCRATCH_DIR", os.getcwd())
+with open(os.environ["_CONDOR_JOB_AD"]) as handle:
+    if 'JupyterEnvironment = "exit-early"' in handle.read():
+        print("stand-in: exiting before the server starts, as asked", file=sys.stderr)
+        sys.exit(3)
 print("token in the job's environment before the file was read:",
       "JUPYTERHUB_API_TOKEN" in os.environ, flush=True)
 secrets_path = os.path.join(scratch, os.environ.get("JOBWRAPPER_HUB_SECRETS", "missing"))

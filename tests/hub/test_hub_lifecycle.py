@@ -104,6 +104,7 @@ def test_stop_removes_the_job_and_brings_jupyter_back(hub, alice):
 
 
 def test_a_dead_tunnel_stops_the_job_and_says_why(hub):
+    hub.ensure_stopped(ALICE)
     hub.spawn(ALICE)
     state = hub.state(ALICE)
     os.killpg(state["tunnel_pid"], signal.SIGKILL)
@@ -113,6 +114,7 @@ def test_a_dead_tunnel_stops_the_job_and_says_why(hub):
 
 
 def test_an_idle_job_is_reported_while_it_waits(hub, hub_pool):
+    hub.ensure_stopped(ALICE)
     layout = PoolLayout(hub_pool.parent / "pool")
     init_pool(layout, {"idle_delay": "1.5"})
     try:
@@ -124,6 +126,7 @@ def test_an_idle_job_is_reported_while_it_waits(hub, hub_pool):
 
 
 def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
+    hub.ensure_stopped(ALICE)
     from jobwrapper.hub.localpool import netns
 
     if not netns.available():
@@ -136,7 +139,21 @@ def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
     hub.stop_server(ALICE)
 
 
+def test_a_job_that_ends_before_its_server_starts_fails_the_spawn_in_words(hub):
+    hub.ensure_stopped(ALICE)
+    messages = hub.spawn(ALICE, options={"environment": "exit-early"})
+    assert any(
+        "stopped before the notebook server started: it ended" in m
+        and "~/.jupyterhub-condor/default/ (job.out, job.err, job.log)" in m
+        for m in messages
+    ), messages
+    wait_for(lambda: hub.server(ALICE) is None, 10, "the failed server to be cleared")
+    job_err = home(ALICE) / ".jupyterhub-condor/default/job.err"
+    assert "exiting before the server starts" in job_err.read_text()
+
+
 def test_bad_options_fail_the_spawn_in_words(hub):
+    hub.ensure_stopped(ALICE)
     messages = hub.spawn(ALICE, options={"cpus": "lots"})
     assert any("could not be described: option cpus must be an integer" in m for m in messages)
     wait_for(lambda: hub.server(ALICE) is None, 10, "the failed server to be cleared")

@@ -142,6 +142,27 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> fl
     return time.monotonic() - started
 
 
+def wait_all_gone(server: RunningServer, timeout: float) -> float:
+    """Wait until the server and every process it started are gone; on failure, say
+    what is left and what the server logged."""
+
+    def gone() -> bool:
+        return server.process.poll() is not None and not marked_processes(server.mark)
+
+    try:
+        return wait_until(gone, timeout, "server and all its processes gone")
+    except AssertionError as error:
+        left = {pid: _cmdline(pid) for pid in marked_processes(server.mark)}
+        raise AssertionError(f"{error}; left: {left}\n{server.log()[-4000:]}") from None
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:120]
+    except OSError:
+        return "?"
+
+
 def write_site_config(path: Path, text: str) -> Path:
     """Write a site config file and return its path."""
     path.write_text(text)
@@ -203,7 +224,9 @@ def jupyter_server(
         server.url = _wait_for_url(server)
         yield server
     finally:
-        _kill_everything(process, mark)
+        leftovers = _kill_everything(process, mark)
+        if leftovers and sys.exc_info()[0] is None:
+            raise AssertionError(f"processes survived the test's cleanup: {leftovers}")
 
 
 def _wait_for_url(server: RunningServer, timeout: float = 60) -> str:
@@ -227,7 +250,7 @@ def _wait_for_url(server: RunningServer, timeout: float = 60) -> str:
     raise AssertionError(f"server did not answer within {timeout} s:\n{server.log()}")
 
 
-def _kill_everything(process: subprocess.Popen, mark: str) -> None:
+def _kill_everything(process: subprocess.Popen, mark: str) -> list[int]:
     """SIGKILL the server, its group, its tree and anything else carrying our mark."""
     tree = [process.pid, *proctree.descendants(process.pid)] if process.poll() is None else []
     with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -239,3 +262,4 @@ def _kill_everything(process: subprocess.Popen, mark: str) -> None:
     while marked_processes(mark) and time.monotonic() < deadline:
         proctree.signal_all(marked_processes(mark), signal.SIGKILL)
         time.sleep(0.05)
+    return marked_processes(mark)

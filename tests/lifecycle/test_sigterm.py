@@ -5,14 +5,10 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 
-from jupyter_harness import jupyter_server, marked_processes, wait_until
+from jupyter_harness import jupyter_server, marked_processes, wait_all_gone, wait_until
 
 JOB_DEADLINE = 10.0  # HTCondor-FACTS: the job must exit promptly; our promise is 10 s
 FAST = "[shutdown]\ngrace_seconds = 3\n"
-
-
-def _all_gone(server) -> bool:
-    return server.process.poll() is not None and not marked_processes(server.mark)
 
 
 def test_sigterm_during_running_cell_ends_everything_and_keeps_written_file(
@@ -28,7 +24,7 @@ def test_sigterm_during_running_cell_ends_everything_and_keeps_written_file(
         )
         wait_until(lambda: result.exists() and result.stat().st_size == 1_000_000, 60, "file")
         server.process.send_signal(signal.SIGTERM)
-        wait_until(lambda: _all_gone(server), JOB_DEADLINE, "server and kernel gone")
+        wait_all_gone(server, JOB_DEADLINE)
         assert result.read_text() == "x" * 1_000_000
         assert server.process.returncode == 0, server.log()
         assert "all processes gone" in server.log()
@@ -41,7 +37,7 @@ def test_sigterm_with_sleeping_cell_ends_everything(tmp_path: Path, kernel_clien
         client.get_iopub_msg(timeout=30)  # busy
         wait_until(lambda: len(marked_processes(server.mark)) >= 2, 30, "kernel running")
         server.process.send_signal(signal.SIGTERM)
-        wait_until(lambda: _all_gone(server), JOB_DEADLINE, "server and kernel gone")
+        wait_all_gone(server, JOB_DEADLINE)
 
 
 def test_terminal_background_jobs_and_setsid_orphans_are_killed(tmp_path: Path) -> None:
@@ -55,7 +51,7 @@ def test_terminal_background_jobs_and_setsid_orphans_are_killed(tmp_path: Path) 
         terminal.close()
         wait_until(lambda: _sleepers(server) == {"1000", "1001", "1002"}, 20, "sleeps")
         server.process.send_signal(signal.SIGTERM)
-        wait_until(lambda: _all_gone(server), JOB_DEADLINE, "server, shell and sleeps gone")
+        wait_all_gone(server, JOB_DEADLINE)
 
 
 def test_orphans_reparent_to_the_server(tmp_path: Path) -> None:
@@ -79,7 +75,7 @@ def test_stubborn_processes_are_killed_after_the_default_grace(tmp_path: Path) -
         terminal.wait_for("ok-42")
         wait_until(lambda: "1004" in _sleepers(server), 20, "stubborn process started")
         server.process.send_signal(signal.SIGTERM)
-        wait_until(lambda: _all_gone(server), JOB_DEADLINE, "everything gone")
+        wait_all_gone(server, JOB_DEADLINE)
         assert "killing" in server.log()
 
 
