@@ -63,7 +63,7 @@ def lab_command(server_args: tuple[str, ...]) -> None:
 
 
 @click.command("notebook-plan")
-@click.option("--kind", type=click.Choice(["singleuser", "lab"]), default="singleuser",
+@click.option("--kind", type=click.Choice(["singleuser", "lab"]), default="lab",
               show_default=True)
 def notebook_plan_command(kind: str) -> None:
     """Show what singleuser/lab would do (modules, kernels, server), changing nothing."""

@@ -160,6 +160,10 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         raise ServerError(f"{config.path or 'site config'}: server.mode = "
                           f"{config.get('server', 'mode')!r} is not supported by this "
                           "jobwrapper yet; set server.mode = \"tcp\"")
+    if kind == "singleuser" and not _has_hub(context.environ, inputs.secrets):
+        raise ServerError("jobwrapper singleuser needs JUPYTERHUB_API_URL in the job's "
+                          "environment and JUPYTERHUB_API_TOKEN in the hub's secrets file; "
+                          "start it from the hub, or use jobwrapper lab")
     ip = server.bind_address(config)
     root_dir = server.notebook_dir(context.scratch_dir, config, context.environ)
     label = job_label(context, environment)
@@ -186,7 +190,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         page_config=server.page_config(server.disabled_extensions(config,
                                                                   context.container_os)),
         kernels=choice,
-        report_to_hub=kind == "singleuser" and _has_hub(context.environ, inputs.secrets),
+        report_to_hub=kind == "singleuser",
         report_timeout=float(config.get("server", "report_timeout")),
     )
     return setup, notebook

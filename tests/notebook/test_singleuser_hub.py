@@ -107,3 +107,9 @@ def test_secrets_file_of_another_user_is_refused(job_environ) -> None:
     result = run_jobwrapper(["singleuser"], environ)
     assert result.returncode == 6
     assert "belongs to uid 65534" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_singleuser_without_a_hub_says_so_in_one_line(job_environ) -> None:
+    result = run_jobwrapper(["singleuser"], job_environ)
+    assert result.returncode == 6
+    assert "JUPYTERHUB_API_URL" in result.stderr and len(result.stderr.splitlines()) == 1
