@@ -272,6 +272,8 @@ class AdoptedTunnel:
         """SIGTERM, then SIGKILL after `timeout` s."""
         for signum in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
+                if os.getpgid(self._pid) == self._pid:  # we started it as a group leader
+                    os.killpg(self._pid, signum)
                 os.kill(self._pid, signum)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout

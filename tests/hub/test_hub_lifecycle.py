@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
 
 import pytest
 
@@ -33,7 +32,7 @@ def queue_status(hub, job_id: str) -> str:
     return run_as(None, *argv).stdout.strip()
 
 
-def test_progress_says_submitted_idle_running_tunnel(hub, alice):
+def test_progress_says_submitted_running_tunnel_ready(hub, alice):
     messages, _ = alice
     job_id = hub.state(ALICE)["job_id"]
     text = "\n".join(messages)
@@ -60,21 +59,6 @@ def answers(hub, token: str):
     )
 
 
-def test_hub_restart_adopts_the_tunnel_that_outlived_it(hub, alice):
-    _, token = alice
-    before = hub.state(ALICE)
-    hub.stop()
-    assert not process_gone(before["tunnel_pid"])  # sudo keeps it from dying with the hub
-    assert queue_status(hub, before["job_id"]) == "2"
-    hub.start()
-    assert answers(hub, token).json()["stand_in"] is True
-    after = hub.state(ALICE)
-    assert (after["job_id"], after["local_port"], after["tunnel_pid"]) == (
-        before["job_id"], before["local_port"], before["tunnel_pid"]
-    )
-    assert f"adopted the previous hub's tunnel {before['tunnel_pid']}" in hub.log_text()
-
-
 def test_hub_restart_recreates_a_lost_tunnel_on_the_same_port(hub, alice):
     _, token = alice
     before = hub.state(ALICE)
@@ -90,8 +74,24 @@ def test_hub_restart_recreates_a_lost_tunnel_on_the_same_port(hub, alice):
     assert f"re-created the tunnel to job {before['job_id']}" in hub.log_text()
 
 
+def test_hub_restart_adopts_the_tunnel_that_outlived_it(hub, alice):
+    _, token = alice
+    before = hub.state(ALICE)
+    hub.stop()
+    assert not process_gone(before["tunnel_pid"])  # sudo keeps it from dying with the hub
+    assert queue_status(hub, before["job_id"]) == "2"
+    hub.start()
+    assert answers(hub, token).json()["stand_in"] is True
+    after = hub.state(ALICE)
+    assert (after["job_id"], after["local_port"], after["tunnel_pid"]) == (
+        before["job_id"], before["local_port"], before["tunnel_pid"]
+    )
+    assert f"adopted the previous hub's tunnel {before['tunnel_pid']}" in hub.log_text()
+
+
 def test_stop_removes_the_job_and_brings_jupyter_back(hub, alice):
-    job_id = hub.state(ALICE)["job_id"]
+    state = hub.state(ALICE)
+    job_id = state["job_id"]
     marker = home(ALICE) / "jupyter" / "stand-in-stopped.txt"
     if marker.exists():
         marker.unlink()
@@ -101,6 +101,7 @@ def test_stop_removes_the_job_and_brings_jupyter_back(hub, alice):
     assert marker.read_text().startswith("stopped by signal 15")
     secrets_file = home(ALICE) / ".jupyterhub-condor/default/.jobwrapper-hub-secrets.json"
     assert not secrets_file.exists()
+    assert process_gone(state["tunnel_pid"])  # the adopted tunnel (previous test) ended too
 
 
 def test_a_dead_tunnel_stops_the_job_and_says_why(hub):
@@ -163,4 +164,3 @@ def test_first_spawn_created_private_dirs(hub):
     assert (home(ALICE) / "jupyter").stat().st_mode & 0o777 == 0o700
     assert (home(ALICE) / ".jupyterhub-condor/default").stat().st_mode & 0o777 == 0o700
     assert (home(ALICE) / "jupyter").stat().st_uid == (home(ALICE)).stat().st_uid
-    time.sleep(0)
