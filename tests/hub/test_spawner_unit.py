@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -13,15 +17,18 @@ from jobwrapper.hub.spawner import JobwrapperSpawner
 TOKEN = "t0ken-abc123"
 
 
-def make_spawner(**traits) -> JobwrapperSpawner:
+def _make(cls: type, **traits) -> JobwrapperSpawner:
     user = SimpleNamespace(name="root", escaped_name="root", url="/user/root/")
     hub = SimpleNamespace(
         public_host="", api_url="http://127.0.0.1:8081/hub/api/", base_url="/hub/"
     )
-    spawner = JobwrapperSpawner(user=user, hub=hub, **traits)
+    spawner = cls(user=user, hub=hub, **traits)
     spawner.api_token = TOKEN
     spawner.oauth_client_id = "jupyterhub-user-root"
     return spawner
+
+
+make_spawner = functools.partial(_make, JobwrapperSpawner)
 
 
 def submit_value(description: str, command: str) -> str:
@@ -94,3 +101,72 @@ def test_state_round_trips_what_a_restart_needs():
     assert (restored.job_host, restored.tunnel_pid) == ("node1", 4242)
     restored.clear_state()
     assert restored.get_state() == {}
+
+
+class ScriptedSpawner(JobwrapperSpawner):
+    """start() against a scripted queue: idle once, then running on node7."""
+
+    def __init__(self, **traits) -> None:
+        super().__init__(**traits)
+        self.statuses = ["1, ", "2, slot1_1@node7"]
+
+    async def write_secrets(self, secret):
+        self.secret = secret
+
+    async def submit_job(self, description):
+        self.job_id = "5"
+        return self.job_id
+
+    async def query_job_status(self):
+        from batchspawner import JobStatus
+
+        self.job_status = self.statuses.pop(0) if len(self.statuses) > 1 else self.statuses[0]
+        return JobStatus.PENDING if self.job_status.startswith("1,") else JobStatus.RUNNING
+
+
+def scripted(**traits) -> ScriptedSpawner:
+    spawner = _make(ScriptedSpawner, **traits)
+    spawner.startup_poll_interval = 0.01
+    return spawner
+
+
+def start_with_port_report(spawner: JobwrapperSpawner, port: int):
+    async def scenario():
+        async def report():
+            while not spawner.job_id:
+                await asyncio.sleep(0.01)
+            assert spawner.receive_port(port)
+
+        reporter = asyncio.ensure_future(report())
+        try:
+            return await spawner.start()
+        finally:
+            await reporter
+            await spawner.end_tunnel()
+
+    return asyncio.run(scenario())
+
+
+def test_direct_mode_returns_the_execute_host_and_the_servers_port():
+    spawner = scripted(connect_to_job_cmd="")
+    assert start_with_port_report(spawner, 8888) == ("node7", 8888)
+    messages = [event["message"] for event in spawner._events]
+    assert messages[:3] == [
+        "Submitted job 5 to the HTCondor pool.",
+        "Job 5 is idle in the queue, waiting for a free slot.",
+        "Job 5 is running on node7.",
+    ]
+    assert set(spawner.secret) == {"JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"}
+
+
+def test_tunnel_mode_returns_the_hub_side_port_on_localhost():
+    fake = Path(__file__).with_name("fake_connect.py")
+    spawner = scripted(
+        connect_to_job_cmd=f"{sys.executable} {fake} listen {{port}} {{rport}} {{job_id}}",
+        exec_prefix="",
+        connect_to_job_startup_check=0.3,
+    )
+    ip, port = start_with_port_report(spawner, 8888)
+    assert (ip, port) == ("127.0.0.1", spawner.local_port) and port != 8888
+    assert spawner._events[-1]["message"] == f"Tunnel up: hub port {port} leads to the job."
+    assert spawner.get_state()["remote_port"] == 8888
