@@ -199,7 +199,9 @@ def _guard_handlers(base_url: str, reason: str) -> list[tuple[str, type, dict[st
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Hide the insecure entry, guard its path, say once if the desktop is missing."""
     hide_replaced_entries()
-    reason = unavailable_reason(load_config(os.environ.get("JOBWRAPPER_CONFIG") or None))
+    from jobwrapper.lifecycle import site_config_or_defaults
+
+    reason = unavailable_reason(site_config_or_defaults(serverapp.log))
     if reason:
         serverapp.log.warning(reason)
     serverapp.web_app.add_handlers(

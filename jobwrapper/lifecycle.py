@@ -32,7 +32,8 @@ import time
 from typing import Any, Optional
 
 from jobwrapper import proctree
-from jobwrapper.config import SiteConfig, load_config
+from jobwrapper.config import SiteConfig, load_config, parse_config
+from jobwrapper.errors import ConfigError
 from jobwrapper.lifecycle_notify import Notifier
 
 WATCHDOG_MARGIN = 1.0  # seconds after the grace period at which the process is ended
@@ -42,6 +43,16 @@ REAP_INTERVAL_MS = 15_000
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
     """The shutdown extension, and the desktop guard that replaces xprahtml5's entry."""
     return [{"module": "jobwrapper.lifecycle"}, {"module": "jobwrapper.desktop"}]
+
+
+def site_config_or_defaults(log: Any) -> SiteConfig:
+    """The site config; on an error, one line in the log and the defaults, because the
+    shutdown handling must be installed whatever the config says."""
+    try:
+        return load_config(os.environ.get("JOBWRAPPER_CONFIG") or None)
+    except ConfigError as error:
+        log.error("jobwrapper: %s (using the defaults for shutdown and desktop)", error)
+        return parse_config("", "defaults")
 
 
 def runtime_end(environ: Optional[dict[str, str]] = None) -> Optional[float]:
@@ -266,8 +277,7 @@ def _duration(seconds: int) -> str:
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Install the shutdown handling into a running jupyter-server."""
-    site = load_config(os.environ.get("JOBWRAPPER_CONFIG") or None)
-    lifecycle = JobLifecycle(serverapp, site, runtime_end())
+    lifecycle = JobLifecycle(serverapp, site_config_or_defaults(serverapp.log), runtime_end())
     lifecycle.install()
     lifecycle.notifier.install(lifecycle)
     serverapp.web_app.settings["jobwrapper_lifecycle"] = lifecycle

@@ -96,3 +96,13 @@ def _sleepers(server) -> set[str]:
         for argv in map(_argv, marked_processes(server.mark))
         if len(argv) == 2 and argv[0] == "sleep"
     }
+
+
+def test_broken_site_config_still_ends_everything(tmp_path: Path) -> None:
+    with jupyter_server(tmp_path, "[shutdown]\ngrace_seconds = 'soon'\n") as server:
+        terminal = server.terminal()
+        terminal.type("setsid sleep 1007 </dev/null >/dev/null 2>&1 & echo ok-$((6*7))")
+        terminal.wait_for("ok-42")
+        server.process.send_signal(signal.SIGTERM)
+        wait_all_gone(server, JOB_DEADLINE)
+        assert "grace_seconds: must be an integer (using the defaults" in server.log()
