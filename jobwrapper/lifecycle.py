@@ -126,7 +126,7 @@ class JobLifecycle:
             return
         ends_at = self.runtime_end - self.end_before
         left = max(0, int(ends_at - time.time()))
-        clock = time.strftime("%H:%M", time.localtime(ends_at))
+        clock = time.strftime("%H:%M UTC", time.gmtime(ends_at))  # users are elsewhere
         # JupyterLab cuts notifications at 140 characters: the essentials come first.
         message = (
             f"Runtime limit: this job ends at {clock} (in {_duration(left)}). "
@@ -206,7 +206,8 @@ class JobLifecycle:
         """Kernel processes: they get a shutdown request first, not an instant SIGTERM."""
         pids: set[int] = set()
         kernel_manager = getattr(self.serverapp, "kernel_manager", None)
-        for kernel_id in list(getattr(kernel_manager, "_kernels", {})):
+        kernel_ids = kernel_manager.list_kernel_ids() if kernel_manager is not None else []
+        for kernel_id in kernel_ids:
             provisioner = getattr(kernel_manager.get_kernel(kernel_id), "provisioner", None)
             pid = getattr(getattr(provisioner, "process", None), "pid", None)
             if pid:
