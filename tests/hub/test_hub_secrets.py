@@ -13,6 +13,7 @@ from .harness import (
     ALICE,
     BOB,
     command_lines_containing,
+    environments_of,
     files_containing,
     home,
     run_as,
@@ -77,6 +78,13 @@ def test_second_user_reads_the_job_ad_but_finds_no_token(hub, running):
 def test_no_process_has_the_token_in_its_command_line(running):
     _, token, _ = running
     assert command_lines_containing(token) == []
+
+
+def test_the_tunnel_runs_without_the_token_in_its_environment(running):
+    _, token, _ = running
+    tunnels = environments_of("condor_ssh_to_job")
+    assert tunnels  # the tunnel (sudo and condor_ssh_to_job) is running: the test can fail
+    assert [pid for pid, environ in tunnels.items() if token.encode() in environ] == []
 
 
 @pytest.mark.parametrize(
