@@ -72,6 +72,7 @@ def xpra_command(xpra: str, directory: Path, start: list[str]) -> list[str]:
         "--dbus-control=no",
         "--dbus-launch=",
         "--systemd-run=no",
+        "--opengl=no",  # no GPU in a batch slot: skip the probe
         "--file-transfer=no",
         "--open-files=no",
         "--open-url=no",
