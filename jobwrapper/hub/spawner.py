@@ -282,7 +282,9 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
             raise SpawnFailed(f"Your notebook job could not be described: {error}") from None
 
     async def _wait_until_running(self) -> str:
+        """Query until the job runs; the interval grows (x1.5, up to 5 s) for long queues."""
         said_idle = False
+        interval = self.startup_poll_interval
         while True:
             status = await self.query_job_status()
             if status == JobStatus.RUNNING:
@@ -292,7 +294,8 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
                 said_idle = True
             elif status == JobStatus.NOTFOUND:
                 raise SpawnFailed(self.job_gone_message("before the notebook server started"))
-            await asyncio.sleep(self.startup_poll_interval)
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, max(self.startup_poll_interval, 5.0))
 
     async def _wait_for_port(self) -> None:
         assert self._port_reported is not None
