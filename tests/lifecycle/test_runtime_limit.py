@@ -29,6 +29,9 @@ def test_warning_reaches_terminal_then_job_ends_itself_before_the_limit(tmp_path
         terminal.wait_for("ready-42")
         output = terminal.wait_for("Runtime limit:", timeout=25)
         assert "Save your notebooks now" in output
+        terminal.type("echo still-$((6*7))")
+        output = terminal.wait_for("still-42")
+        assert "command not found" not in output, "the warning is output, never typed input"
         status = server.api("GET", "jobwrapper/lifecycle").json()
         assert status["announcements"][0]["kind"] == "warning"
         assert status["runtime_end"] == limit
