@@ -38,7 +38,10 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     c.JobwrapperSpawner.startup_poll_interval = 0.25
     c.JobwrapperSpawner.stop_timeout = 30
     # The job finds the demo's Lmod tree and "CVMFS" environments through the site config.
-    c.Spawner.environment = {"JOBWRAPPER_CONFIG": str(state / "jobwrapper.toml")}
+    # HTCondor gives a job no PATH of its own (no getenv); the system's commands (xpra for
+    # the desktop, Lmod) are found through this one.
+    c.Spawner.environment = {"JOBWRAPPER_CONFIG": str(state / "jobwrapper.toml"),
+                             "PATH": "/usr/local/bin:/usr/bin:/bin"}
     # The options form (docs/form.md): validated on the form and again for the REST API.
     c.Spawner.options_form = form.options_form
     c.Spawner.options_from_form = form.options_from_form

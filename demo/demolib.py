@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import getpass
 import json
 import os
 import secrets
@@ -33,7 +34,7 @@ VENV = REPO / ".venv"
 PYTHON = VENV / "bin" / "python"
 DEMO_DIR = REPO / "demo"
 DEFAULT_STATE = REPO / "demo-state"
-DEMO_USERS = ("demo-alice", "demo-bob")
+DEMO_USERS = ("demo-alice", "demo-bob")  # local users, created when the demo runs as root
 CONTAINERS = {"Debian12": "Debian 12 (this machine)"}
 ENVIRONMENTS = {"stable": "stable", "testing": "testing"}
 
@@ -93,7 +94,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare(state: Path, users: tuple[str, ...] = DEMO_USERS,
+def prepare(state: Path, users: tuple[str, ...] = (),
             pool_settings: Optional[dict[str, str]] = None) -> Demo:
     """Create (or refresh) everything the demo needs under ``state``."""
     demo = Demo(state.resolve())
@@ -199,6 +200,11 @@ def _site_config(demo: Demo) -> None:
     demo.site_config.chmod(0o644)
 
 
+def default_users() -> tuple[str, ...]:
+    """The demo users as root; otherwise only the current user can have notebooks."""
+    return DEMO_USERS if os.geteuid() == 0 else (getpass.getuser(),)
+
+
 def ensure_users(users: tuple[str, ...]) -> None:
     """Create local users for the notebooks (root only; others run as the current user)."""
     if os.geteuid() != 0:
@@ -233,7 +239,7 @@ class Hub:
     demo: Demo
     port: int = 8000
     spawner: str = "jobwrapper"
-    users: tuple[str, ...] = DEMO_USERS
+    users: tuple[str, ...] = dataclasses.field(default_factory=default_users)
     extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
     token: str = dataclasses.field(default_factory=lambda: secrets.token_hex(24))
     process: Optional[subprocess.Popen] = None

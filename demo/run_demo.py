@@ -20,8 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from demolib import (
     DEFAULT_STATE,
-    DEMO_USERS,
     Hub,
+    default_users,
     demo_password,
     prepare,
     reset_state,
@@ -95,9 +95,10 @@ def main(argv: list[str]) -> int:
         reset_state(arguments.state)
     print("demo: preparing the local pool, Lmod modules and environments "
           f"in {arguments.state}")
-    demo = prepare(arguments.state, DEMO_USERS)
+    users = default_users()
+    demo = prepare(arguments.state, users)
     stop_proxy(demo)  # a proxy left by an earlier run that was killed
-    hub = Hub(demo, port=arguments.port)
+    hub = Hub(demo, port=arguments.port, users=users)
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:

@@ -75,14 +75,27 @@ def demo() -> Iterator[demolib.Demo]:
     state = Path(tempfile.mkdtemp(prefix="jobwrapper-e2e-", dir="/var/tmp"))
     os.chmod(state, 0o755)
     try:
-        prepared = demolib.prepare(state, (USER,), POOL_SETTINGS)
-        if os.geteuid() == 0:
-            home = Path(pwd.getpwnam(USER).pw_dir)
-            for name in HOME_LEFTOVERS:
-                shutil.rmtree(home / name, ignore_errors=True)
-        yield prepared
+        yield demolib.prepare(state, (USER,), POOL_SETTINGS)
     finally:
         shutil.rmtree(state, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def fresh_home() -> None:
+    """Each test starts without the files an earlier notebook left (its JupyterLab
+    workspace would reopen documents whose kernel may not exist in this environment)."""
+    if os.geteuid() == 0:
+        home = Path(pwd.getpwnam(USER).pw_dir) if _user_exists() else None
+        for name in HOME_LEFTOVERS if home else ():
+            shutil.rmtree(home / name, ignore_errors=True)
+
+
+def _user_exists() -> bool:
+    try:
+        pwd.getpwnam(USER)
+    except KeyError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")

@@ -74,17 +74,29 @@ def new_notebook(page) -> None:
 
 
 def wait_for_idle_kernel(page, timeout: float = 60_000) -> None:
-    """Cells typed before the kernel is connected are not run: wait for it first."""
-    page.locator(".jp-NotebookPanel:visible .jp-Notebook-ExecutionIndicator"
-                 "[data-status='idle']").first.wait_for(timeout=timeout)
+    """A cell run before the notebook's session has a kernel is silently not run: wait
+    until the status bar shows the kernel connected and idle (the toolbar's indicator
+    says idle before there is any kernel)."""
+    accept_dialogs(page)
+    try:
+        page.locator("#jp-main-statusbar", has_text=re.compile(r"\| Idle")).wait_for(
+            timeout=timeout)
+    except PlaywrightTimeout:
+        page.screenshot(path="/tmp/jw-e2e-failure.png")
+        raise AssertionError("the notebook's kernel did not become idle; screenshot "
+                             "/tmp/jw-e2e-failure.png") from None
 
 
 def accept_dialogs(page) -> None:
-    """Accept JupyterLab dialogs (e.g. a kernel choice) that would block the clicks."""
+    """Answer JupyterLab dialogs that would block the clicks: a kernel choice is
+    accepted; "Server unavailable ... restart it?" (seen while the hub restarts and the
+    tunnel is re-created) is dismissed, as a user would, since the notebook lives on."""
     dialog = page.locator(".jp-Dialog:visible")
     while dialog.count():
-        print("JupyterLab dialog:", dialog.first.inner_text().replace("\n", " | "))
-        dialog.first.locator(".jp-mod-accept").click()
+        text = dialog.first.inner_text()
+        print("JupyterLab dialog:", text.replace("\n", " | "))
+        button = ".jp-mod-reject" if "Server unavailable" in text else ".jp-mod-accept"
+        dialog.first.locator(button).click()
         dialog.first.wait_for(state="detached")
 
 
@@ -180,14 +192,13 @@ def open_desktop(page) -> None:
     desktop.close()
 
 
-def test_notebook_survives_a_hub_restart(hub, browser_page):
+def test_notebook_survives_a_hub_restart_and_choices_are_remembered(hub, browser_page):
     page = browser_page
     log_in(page, hub)
     open_form(page, hub)
-    # The last choices (from the test above) are pre-filled.
-    assert page.input_value("select[name=cpus]") == "2"
-    assert page.input_value("select[name=environment]") == "testing"
-    assert page.input_value("select[name=cephfs_io]") == "medium"
+    page.select_option("select[name=cpus]", "3")
+    page.select_option("select[name=cephfs_io]", "high")
+    page.select_option("select[name=environment]", "stable")
     submit_form(page)
     wait_for_lab(page)
     new_notebook(page)
@@ -197,7 +208,11 @@ def test_notebook_survives_a_hub_restart(hub, browser_page):
     hub.start()
 
     run_cell(page, "print('after restart', x + 1)", "after restart 42", timeout=90_000)
-    model = hub.api("GET", f"/users/{USER}")[1]
-    assert model["servers"][""]["ready"]
+    assert hub.api("GET", f"/users/{USER}")[1]["servers"][""]["ready"]
     stop_from_home(page, hub)
     assert demolib.leftovers(hub.demo) == (0, 0)
+
+    open_form(page, hub)
+    assert page.input_value("select[name=cpus]") == "3"
+    assert page.input_value("select[name=cephfs_io]") == "high"
+    assert page.input_value("select[name=environment]") == "stable"
