@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Callable
@@ -69,16 +70,18 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., Server]]:
 
 
 @pytest.fixture
-def fake_hub() -> Iterator[Callable[[int], FakeHub]]:
+def fake_hub() -> Iterator[Callable[..., FakeHub]]:
     hubs: list[FakeHub] = []
+    release = threading.Event()
 
-    def make(status: int = 200) -> FakeHub:
-        hub = FakeHub(status)
+    def make(status: int = 200, silent: bool = False) -> FakeHub:
+        hub = FakeHub(status, release if silent else None)
         hubs.append(hub)
         return hub
 
     try:
         yield make
     finally:
+        release.set()
         for hub in hubs:
             hub.close()

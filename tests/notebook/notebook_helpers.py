@@ -89,7 +89,7 @@ class FakeHub:
     """A tiny hub on 127.0.0.1: answers the version check, records every POST, and
     answers POSTs to /hub/api/batchspawner with ``status``."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, silent: Optional[threading.Event] = None) -> None:
         self.requests: list[dict[str, object]] = []
         hub = self
 
@@ -108,6 +108,8 @@ class FakeHub:
                 hub.requests.append({"path": self.path, "body": json.loads(body or b"null"),
                                      "authorization": self.headers.get("Authorization")})
                 code = status if self.path.endswith("/batchspawner") else 200
+                if silent is not None and self.path.endswith("/batchspawner"):
+                    silent.wait(30)  # a hub that never answers, until the test ends
                 self.send_response(code)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -113,3 +113,15 @@ def test_singleuser_without_a_hub_says_so_in_one_line(job_environ) -> None:
     result = run_jobwrapper(["singleuser"], job_environ)
     assert result.returncode == 6
     assert "JUPYTERHUB_API_URL" in result.stderr and len(result.stderr.splitlines()) == 1
+
+
+def test_hub_that_does_not_answer_in_report_timeout_stops_the_job(
+        job_environ, start_server, fake_hub) -> None:
+    hub = fake_hub(200, silent=True)
+    config = Path(job_environ["JOBWRAPPER_CONFIG"])
+    config.write_text(config.read_text() + "[server]\nreport_timeout = 1.5\n")
+    server = start_server(["singleuser", *root_args()], _hub_job(job_environ, hub.api_url))
+    assert server.process.wait(timeout=90) == 6
+    lines = [line for line in server.stderr.splitlines() if line.startswith("jobwrapper:")]
+    assert len(lines) == 1 and "within 1.5 s (server.report_timeout)" in lines[0]
+    assert group_alive(server.process.pid) == []
