@@ -143,8 +143,9 @@ def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
 def test_a_job_that_ends_before_its_server_starts_fails_the_spawn_in_words(hub):
     hub.ensure_stopped(ALICE)
     messages = hub.spawn(ALICE, options={"environment": "exit-early"})
+    # "it ended" if a query saw JobStatus 4, "it left the queue" if the job was gone first
     assert any(
-        "stopped before the notebook server started: it ended" in m
+        "stopped before the notebook server started: it" in m
         and "~/.jupyterhub-condor/default/ (job.out, job.err, job.log)" in m
         for m in messages
     ), messages
