@@ -3,8 +3,7 @@
 - ``prepare``: a state dir with the local pool (condor_* shims), a small Lmod module
   tree, virtualenvs standing in for environments on CVMFS, the job's site config, and
   (as root) local users for the notebooks;
-- ``Hub``: JupyterHub with demo/jupyterhub_config.py, started and stopped as one
-  process; ``stop_everything`` stops servers, jobs, tunnels and the proxy.
+- demohub.py: JupyterHub with demo/jupyterhub_config.py, and stopping everything.
 
 Everything is created under the state dir; nothing outside it is changed except the
 demo users (``useradd``), which stay for the next run.
@@ -12,20 +11,15 @@ demo users (``useradd``), which stay for the next run.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import getpass
 import json
 import os
 import secrets
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
@@ -221,158 +215,6 @@ def demo_password(demo: Demo) -> str:
         path.write_text(secrets.token_urlsafe(9))
         path.chmod(0o600)
     return path.read_text().strip()
-
-
-def proxy_token(demo: Demo) -> str:
-    """The hub-proxy token; kept in the state dir so a restarted hub finds its proxy."""
-    path = demo.hub_dir / "proxy_token"
-    if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
-    return path.read_text().strip()
-
-
-@dataclasses.dataclass
-class Hub:
-    """One JupyterHub process with the demo config; ``url`` is the public proxy URL."""
-
-    demo: Demo
-    port: int = 8000
-    spawner: str = "jobwrapper"
-    users: tuple[str, ...] = dataclasses.field(default_factory=default_users)
-    extra_env: dict[str, str] = dataclasses.field(default_factory=dict)
-    token: str = dataclasses.field(default_factory=lambda: secrets.token_hex(24))
-    process: Optional[subprocess.Popen] = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def environment(self) -> dict[str, str]:
-        hub_ports = self.extra_env.get("JOBWRAPPER_DEMO_HUB_PORT")
-        env = {
-            **os.environ,
-            "PATH": f"{self.demo.bin_dir}:{VENV / 'bin'}:{os.environ.get('PATH', '')}",
-            "JOBWRAPPER_DEMO_STATE": str(self.demo.state),
-            "JOBWRAPPER_DEMO_PORT": str(self.port),
-            "JOBWRAPPER_DEMO_HUB_PORT": hub_ports or str(free_port()),
-            "JOBWRAPPER_DEMO_PROXY_API_PORT": str(free_port()),
-            "JOBWRAPPER_DEMO_SPAWNER": self.spawner,
-            "JOBWRAPPER_DEMO_USERS": ",".join(self.users),
-            "JOBWRAPPER_DEMO_PASSWORD": demo_password(self.demo),
-            "JOBWRAPPER_DEMO_API_TOKEN": self.token,
-            "JOBWRAPPER_DEMO_PROXY_TOKEN": proxy_token(self.demo),
-            **self.extra_env,
-        }
-        return env
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Start JupyterHub and wait until its API answers."""
-        log = open(self.demo.state / "hub.log", "ab")  # noqa: SIM115 - owned by the process
-        env = self.environment()
-        self.extra_env.setdefault("JOBWRAPPER_DEMO_HUB_PORT", env["JOBWRAPPER_DEMO_HUB_PORT"])
-        self.extra_env.setdefault("JOBWRAPPER_DEMO_PROXY_API_PORT",
-                                  env["JOBWRAPPER_DEMO_PROXY_API_PORT"])
-        self.process = subprocess.Popen(
-            [str(VENV / "bin" / "jupyterhub"), "-f", str(DEMO_DIR / "jupyterhub_config.py")],
-            cwd=self.demo.hub_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
-        log.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"JupyterHub exited ({self.process.returncode}); see "
-                                   f"{self.demo.state / 'hub.log'}")
-            with contextlib.suppress(OSError):
-                if self.api("GET", "/")[0] == 200:
-                    return
-            time.sleep(0.1)
-        raise RuntimeError(f"JupyterHub did not answer in {timeout:.0f} s; see hub.log")
-
-    def api(self, method: str, path: str, body: Any = None,
-            timeout: float = 30.0) -> tuple[int, Any]:
-        """Call the hub's REST API with the demo's admin token: (status, JSON or None)."""
-        data = None if body is None else json.dumps(body).encode()
-        request = urllib.request.Request(  # noqa: S310 - always http://127.0.0.1
-            f"{self.url}/hub/api{path}", data=data, method=method,
-            headers={"Authorization": f"token {self.token}",
-                     "Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
-                raw = response.read()
-                return response.status, json.loads(raw) if raw else None
-        except urllib.error.HTTPError as error:
-            raw = error.read()
-            try:
-                return error.code, json.loads(raw) if raw else None
-            except ValueError:
-                return error.code, raw.decode(errors="replace")
-
-    def stop_servers(self, timeout: float = 60.0) -> None:
-        """Stop every user's server through the API and wait until none is left."""
-        status, users = self.api("GET", "/users")
-        if status != 200:
-            return
-        for user in users:
-            for name in user.get("servers", {}):
-                self.api("DELETE", f"/users/{user['name']}/servers/{name}")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            status, users = self.api("GET", "/users")
-            if status != 200 or not any(u.get("servers") for u in users):
-                return
-            time.sleep(0.2)
-
-    def stop(self, timeout: float = 30.0) -> None:
-        """Stop JupyterHub (SIGTERM, then SIGKILL); servers and proxy keep running."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-
-
-def stop_proxy(demo: Demo) -> None:
-    """Stop configurable-http-proxy, which outlives hub restarts by design."""
-    pid_file = demo.hub_dir / "proxy.pid"
-    with contextlib.suppress(OSError, ValueError):
-        pid = int(pid_file.read_text().strip())
-        os.kill(pid, signal.SIGTERM)
-        for _ in range(50):
-            os.kill(pid, 0)
-            time.sleep(0.1)
-    with contextlib.suppress(OSError):
-        pid_file.unlink()
-
-
-def leftovers(demo: Demo) -> tuple[int, int]:
-    """(jobs in the local pool's queue, condor_ssh_to_job processes of this demo)."""
-    queue = run([demo.bin_dir / "condor_q", "-all", "-af", "ClusterId"]).stdout.split()
-    tunnels = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            if any(b"condor_ssh_to_job" in part for part in argv[:3]) and \
-                    str(demo.bin_dir).encode() in b" ".join(argv):
-                tunnels += 1
-    return len(queue), tunnels
-
-
-def stop_everything(hub: Hub) -> tuple[int, int]:
-    """Servers, hub, proxy, then any job still queued; returns the leftovers found first."""
-    with contextlib.suppress(OSError):
-        if hub.process is not None and hub.process.poll() is None:
-            hub.stop_servers()
-    hub.stop()
-    stop_proxy(hub.demo)
-    found = leftovers(hub.demo)
-    run([PYTHON, "-m", "jobwrapper.hub.localpool", "shutdown", "--pool-dir", hub.demo.pool_dir])
-    return found
 
 
 def reset_state(state: Path) -> None:

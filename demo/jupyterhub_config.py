@@ -17,7 +17,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = REPO / ".venv" / "bin"
 STATE = Path(os.environ["JOBWRAPPER_DEMO_STATE"])
-HUB_DIR = STATE / "hub"
+HUB_DIR = Path(os.environ.get("JOBWRAPPER_DEMO_HUB_DIR") or STATE / "hub")
 USERS = [name for name in os.environ.get("JOBWRAPPER_DEMO_USERS", "").split(",") if name]
 SPAWNER = os.environ.get("JOBWRAPPER_DEMO_SPAWNER", "jobwrapper")
 

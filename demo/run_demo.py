@@ -12,22 +12,12 @@ import os
 import signal
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demolib import (
-    DEFAULT_STATE,
-    Hub,
-    default_users,
-    demo_password,
-    prepare,
-    reset_state,
-    stop_everything,
-    stop_proxy,
-)
+from demohub import Hub, spawn_until_lab, stop_everything, stop_proxy, stop_server
+from demolib import DEFAULT_STATE, default_users, demo_password, prepare, reset_state
 
 CHECK_OPTIONS = {"cpus": 2, "memory_mb": 1024, "runtime_hours": 1, "gpus": 0,
                  "cephfs_io": "low", "container_os": "Debian12", "environment": "testing"}
@@ -45,31 +35,6 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def wait_until_ready(hub: Hub, user: str, timeout: float = 120.0) -> float:
-    """Seconds until /user/USER/lab answers 200 through the proxy; raises on timeout."""
-    started = time.monotonic()
-    while time.monotonic() - started < timeout:
-        status, model = hub.api("GET", f"/users/{user}")
-        server = (model or {}).get("servers", {}).get("", {}) if status == 200 else {}
-        if server.get("ready") and lab_answers(hub, user):
-            return time.monotonic() - started
-        if status == 200 and not server:
-            raise RuntimeError(f"{user}'s server stopped while starting; see hub.log")
-        time.sleep(0.25)
-    raise RuntimeError(f"{user}'s server was not ready after {timeout:.0f} s")
-
-
-def lab_answers(hub: Hub, user: str) -> bool:
-    """True when JupyterLab answers 200 for ``user`` through the proxy."""
-    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
-        f"{hub.url}/user/{user}/lab", headers={"Authorization": f"token {hub.token}"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
-
-
 def check(hub: Hub) -> int:
     """The CI check: a bad option is refused, a good spawn reaches JupyterLab, stop works."""
     user = hub.users[0]
@@ -78,14 +43,11 @@ def check(hub: Hub) -> int:
     print(f"demo check: injected option refused with HTTP {status}: {body}")
     if status != 400:
         return 1
-    status, body = hub.api("POST", f"/users/{user}/server", {"user_options": CHECK_OPTIONS})
-    if status not in (201, 202):
-        print(f"demo check: spawn failed with HTTP {status}: {body}", file=sys.stderr)
-        return 1
-    seconds = wait_until_ready(hub, user)
-    print(f"demo check: JupyterLab of {user} answered through the proxy after {seconds:.1f} s")
-    status, _ = hub.api("DELETE", f"/users/{user}/server")
-    print(f"demo check: stop requested (HTTP {status})")
+    seconds = spawn_until_lab(hub, user, CHECK_OPTIONS)
+    print(f"demo check: JupyterLab of {user} answered through the proxy {seconds:.1f} s "
+          "after the spawn call")
+    stop_server(hub, user)
+    print(f"demo check: {user}'s server stopped")
     return 0
 
 
@@ -97,8 +59,8 @@ def main(argv: list[str]) -> int:
           f"in {arguments.state}")
     users = default_users()
     demo = prepare(arguments.state, users)
-    stop_proxy(demo)  # a proxy left by an earlier run that was killed
     hub = Hub(demo, port=arguments.port, users=users)
+    stop_proxy(hub.hub_dir)  # a proxy left by an earlier run that was killed
     stopping = False
 
     def request_stop(signum: int, frame: object) -> None:
@@ -117,7 +79,7 @@ def main(argv: list[str]) -> int:
             while not stopping and hub.process is not None and hub.process.poll() is None:
                 time.sleep(0.5)
             if not stopping:
-                print(f"demo: JupyterHub exited; see {demo.state / 'hub.log'}")
+                print(f"demo: JupyterHub exited; see {hub.log_path}")
                 code = 1
     except RuntimeError as error:
         print(f"demo: {error}", file=sys.stderr)
@@ -144,7 +106,7 @@ def _welcome(hub: Hub) -> str:
 
   The form offers CPUs, memory, runtime, CephFS I/O class, container and environment
   (stable: Lmod module demo-tools/1.0, testing: demo-tools/2.0).
-  Hub log: {hub.demo.state / 'hub.log'}
+  Hub log: {hub.log_path}
   Jobs:    {hub.demo.bin_dir / 'condor_q'} -all
 
   Press Ctrl-C to stop everything.

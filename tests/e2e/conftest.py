@@ -19,7 +19,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "demo"))
 
-import demolib  # noqa: E402 - demo/ is not a package
+import demohub  # noqa: E402 - demo/ is not a package
+import demolib  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -99,14 +100,14 @@ def _user_exists() -> bool:
 
 
 @pytest.fixture(scope="module")
-def hub(demo: demolib.Demo) -> Iterator[demolib.Hub]:
+def hub(demo: demolib.Demo) -> Iterator[demohub.Hub]:
     """JupyterHub with the jobwrapper spawner on the local pool, stopped with everything."""
-    running = demolib.Hub(demo, port=demolib.free_port(), users=(USER,))
+    running = demohub.Hub(demo, port=demolib.free_port(), users=(USER,))
     try:
         running.start()
         yield running
     finally:
-        demolib.stop_everything(running)
+        demohub.stop_everything(running)
 
 
 @pytest.fixture

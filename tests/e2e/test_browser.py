@@ -12,7 +12,7 @@ import re
 import time
 
 import pytest
-from conftest import USER, demolib
+from conftest import USER, demohub, demolib
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser, pytest.mark.timeout(240)]
@@ -29,7 +29,7 @@ REPORT_CELL = (
 )
 
 
-def log_in(page, hub: demolib.Hub) -> None:
+def log_in(page, hub: demohub.Hub) -> None:
     page.goto(f"{hub.url}/hub/login")
     page.fill("#username_input", USER)
     page.fill("#password_input", demolib.demo_password(hub.demo))
@@ -37,7 +37,7 @@ def log_in(page, hub: demolib.Hub) -> None:
     page.wait_for_url(re.compile(r".*/hub/(spawn|home|spawn-pending).*"))
 
 
-def open_form(page, hub: demolib.Hub) -> None:
+def open_form(page, hub: demohub.Hub) -> None:
     page.goto(f"{hub.url}/hub/spawn")
     page.wait_for_selector("#spawn_form select[name=cpus]")
 
@@ -120,7 +120,7 @@ def run_cell(page, code: str, expected: str, timeout: float = 60_000) -> str:
     return output.first.inner_text()
 
 
-def stop_from_home(page, hub: demolib.Hub, timeout: float = 60.0) -> None:
+def stop_from_home(page, hub: demohub.Hub, timeout: float = 60.0) -> None:
     """Stop My Server on the home page; returns once the hub has no server for USER."""
     page.goto(f"{hub.url}/hub/home")
     page.click("#stop")
@@ -173,7 +173,7 @@ def test_spawn_with_the_form_work_in_lab_open_desktop_and_stop(hub, browser_page
 
     stop_from_home(page, hub)
     assert hub.api("GET", f"/users/{USER}")[1]["servers"] == {}
-    assert demolib.leftovers(hub.demo) == (0, 0)  # (jobs, tunnels)
+    assert demohub.leftovers(hub.demo) == (0, 0)  # (jobs, tunnels)
 
 
 def open_desktop(page) -> None:
@@ -210,7 +210,7 @@ def test_notebook_survives_a_hub_restart_and_choices_are_remembered(hub, browser
     run_cell(page, "print('after restart', x + 1)", "after restart 42", timeout=90_000)
     assert hub.api("GET", f"/users/{USER}")[1]["servers"][""]["ready"]
     stop_from_home(page, hub)
-    assert demolib.leftovers(hub.demo) == (0, 0)
+    assert demohub.leftovers(hub.demo) == (0, 0)
 
     open_form(page, hub)
     assert page.input_value("select[name=cpus]") == "3"
