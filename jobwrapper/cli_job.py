@@ -25,11 +25,13 @@ def _warn(warnings: tuple[str, ...]) -> None:
 def env_command(shell: str) -> None:
     """Print the job's environment for eval, e.g. eval "$(jobwrapper env)".
 
-    Creates the job's private directories and caches the result there, so that
-    the profile.d scripts can source it without starting Python again.
+    Includes the Lmod modules and virtualenv of the job's environment (a broken
+    one is a warning here, so logins still work). Creates the job's private
+    directories and caches the result there, so that the profile.d scripts can
+    source it without starting Python again.
     Warnings go to stderr; stdout holds only quoted assignments.
     """
-    setup = prepare(read())
+    setup = prepare(read(), load_environment="warn")
     _warn(setup.warnings)
     # As bytes: values taken from the environment may hold bytes that are not UTF-8.
     text = render(shell, setup.env, setup.unset)
@@ -60,7 +62,7 @@ def run_command(command: tuple[str, ...]) -> None:
     replaces itself with COMMAND, so signals from HTCondor reach it directly and
     its exit code is the job's.
     """
-    setup = prepare(read())
+    setup = prepare(read(), load_environment="strict")
     _warn(setup.warnings)
     environment = setup.environment(dict(os.environ))
     sys.stdout.flush()

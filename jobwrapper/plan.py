@@ -101,7 +101,9 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
         "JUPYTER_RUNTIME_DIR": dirs["jupyter_runtime"],
         "IPYTHONDIR": dirs["ipython"],
         "MPLCONFIGDIR": dirs["matplotlib"],
-        "PYTHONPYCACHEPREFIX": os.path.join(dirs["cache"], "pycache"),
+        # Keeps __pycache__ out of jupyter/ (it would travel home). Not PYTHONPYCACHEPREFIX:
+        # a fresh prefix per job makes every Python program recompile its imports.
+        "PYTHONDONTWRITEBYTECODE": "1",
         "JUPYTER_PATH": _prepend(dirs["jupyter_data"], context.environ.get("JUPYTER_PATH")),
         "JUPYTER_CONFIG_PATH": _prepend(dirs["jupyter_config"],
                                         context.environ.get("JUPYTER_CONFIG_PATH")),
