@@ -13,22 +13,12 @@ import os
 import secrets
 import time
 
+from jobwrapper.threads import HTCONDOR_THREAD_VARIABLES
+
 from .jobad import Slot
 
-THREAD_VARIABLES = (
-    "CUBACORES",
-    "GOMAXPROCS",
-    "JULIA_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMEXPR_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "OMP_THREAD_LIMIT",
-    "OPENBLAS_NUM_THREADS",
-    "PYTHON_CPU_COUNT",
-    "ROOT_MAX_THREADS",
-    "TF_LOOP_PARALLEL_ITERATIONS",
-    "TF_NUM_THREADS",
-)
+# The starter's STARTER_NUM_THREADS_ENV_VARS default: one list for the job side and the pool.
+THREAD_VARIABLES = HTCONDOR_THREAD_VARIABLES
 NO_GPU = "10000"
 
 
