@@ -57,8 +57,8 @@ c.JupyterHub.load_roles = [
 
 # --- Spawner ----------------------------------------------------------------------------
 c.Spawner.default_url = "/lab"
-c.Spawner.start_timeout = 120
-c.Spawner.http_timeout = 120
+c.Spawner.start_timeout = int(os.environ.get("JOBWRAPPER_DEMO_START_TIMEOUT", "120"))
+c.Spawner.http_timeout = c.Spawner.start_timeout
 # The demo users cannot run the .venv's python where it lives in /root (pyenv); the demo's
 # job venv (demo-state/jobenv) has the same packages for a python everyone can run.
 JOB_BIN = STATE / "jobenv" / "bin"
