@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from jupyter_harness import jupyter_server
+from desktop_checks import argv
+from jupyter_harness import jupyter_server, marked_processes, wait_until
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -20,6 +21,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
+# The shell skips ~/.bashrc: on shared test machines it may run slow setup (pyenv's rehash
+# waits for a lock) before the prompt appears.
+XTERM_WITHOUT_RC = (
+    '[desktop]\nstart = ["xterm", "-T", "xterm", "-e", "/bin/bash", "--norc", "-i"]\n'
+)
+
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
@@ -31,7 +38,7 @@ def test_browser_shows_xterm_through_the_proxy(tmp_path: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     screenshot = tmp_path / "desktop.png"
-    with jupyter_server(tmp_path) as server, sync_playwright() as playwright:
+    with jupyter_server(tmp_path, XTERM_WITHOUT_RC) as server, sync_playwright() as playwright:
         browser = playwright.chromium.launch_persistent_context(
             str(tmp_path / "chromium-profile"),
             executable_path=CHROMIUM,
@@ -51,10 +58,30 @@ def test_browser_shows_xterm_through_the_proxy(tmp_path: Path) -> None:
                 ".some(s => s.textContent.includes('xterm'))",
                 timeout=30_000,
             )
-            page.wait_for_timeout(1500)  # let the first frames paint
+            wait_until(lambda: _xterm_shell_runs(server.mark), 20, "the xterm's shell")
+            # Keys typed in the page reach the xterm's shell through xpra's websocket.
+            proof = server.root / "typed-in-the-desktop.txt"
+            box = page.locator("canvas").first.bounding_box()
+            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+            page.keyboard.type(f"echo typed > {proof}\n", delay=20)
+            wait_until(proof.exists, 20, "the command typed in the browser ran")
+            page.wait_for_timeout(1000)  # let xpra send the frames with the output
             page.screenshot(path=str(screenshot))
             assert "token" not in page.url and "password" not in page.url
         finally:
             browser.close()
     assert screenshot.stat().st_size > 10_000
     print(f"screenshot: {screenshot}")
+
+
+def _xterm_shell_runs(mark: str) -> bool:
+    """A shell whose parent is an xterm of this server is running (its prompt is up)."""
+    xterms = {pid for pid in marked_processes(mark) if argv(pid)[:1] == ["xterm"]}
+    for pid in marked_processes(mark):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) in xterms:
+            return True
+    return False
