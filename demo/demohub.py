@@ -161,17 +161,40 @@ def lab_answers(hub: Hub, user: str, timeout: float = 10.0) -> bool:
 
 def spawn_until_lab(hub: Hub, user: str, options: Optional[dict[str, Any]] = None,
                     timeout: float = 120.0, poll: float = 0.05) -> float:
-    """Seconds from the REST spawn call until /user/USER/lab answers 200 via the proxy."""
+    """Seconds from the REST spawn call until /user/USER/lab answers 200 via the proxy.
+
+    Waits for the spawn's progress stream to say ready (no polling of a busy hub),
+    then for JupyterLab to answer.
+    """
     started = time.monotonic()
     body = {"user_options": options} if options is not None else None
     status, answer = hub.api("POST", f"/users/{user}/server", body, timeout=timeout)
     if status not in (201, 202):
         raise RuntimeError(f"spawning {user} failed: HTTP {status}: {answer}")
+    if status == 202:
+        wait_for_progress(hub, user, timeout - (time.monotonic() - started))
     while time.monotonic() - started < timeout:
         if lab_answers(hub, user):
             return time.monotonic() - started
         time.sleep(poll)
     raise RuntimeError(f"{user}'s JupyterLab did not answer within {timeout:.0f} s")
+
+
+def wait_for_progress(hub: Hub, user: str, timeout: float) -> None:
+    """Read USER's progress event stream until it says ready; raise if it says failed."""
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        f"{hub.url}/hub/api/users/{user}/server/progress",
+        headers={"Authorization": f"token {hub.token}", "Accept": "text/event-stream"})
+    with urllib.request.urlopen(request, timeout=max(timeout, 1.0)) as stream:  # noqa: S310
+        for raw in stream:
+            line = raw.decode(errors="replace").strip()
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:])
+            if event.get("failed"):
+                raise RuntimeError(f"spawning {user} failed: {event.get('message')}")
+            if event.get("ready"):
+                return
 
 
 def stop_server(hub: Hub, user: str, timeout: float = 60.0) -> None:
