@@ -175,7 +175,8 @@ def _job_venv(demo: Demo) -> None:
             first, _, rest = script.read_text().partition("\n")
         except (UnicodeDecodeError, IsADirectoryError, OSError):
             continue
-        if first.startswith(f"#!{VENV}/bin/python") and "import" in rest:
+        ours = (f"#!{VENV}/bin/python", f"#!{VENV.resolve()}/bin/python")
+        if first.startswith(ours) and "import" in rest:
             target = demo.job_venv / "bin" / script.name
             if not target.exists():
                 target.write_text(f"#!{python}\n{rest}")

@@ -29,7 +29,7 @@ CHROMIUM_ARGS = [
 ]
 POOL_SETTINGS = {"idle_delay": "0.5", "ssh_ready_delay": "1", "vacate_grace": "10",
                  "periodic_interval": "1"}
-USER = "jw-e2e-user" if os.geteuid() == 0 else demolib.getpass.getuser()
+USER = "jw-e2e-user"
 # What a notebook leaves in the user's home; removed first, so each run starts fresh.
 HOME_LEFTOVERS = ("jupyter", ".jupyterhub-condor", ".jupyter", ".local/share/jupyter")
 
@@ -56,6 +56,8 @@ RECORD_PROGRESS = """
 
 
 def _missing() -> str:
+    if os.geteuid() != 0:
+        return "the notebooks run as a local user created with useradd: run as root"
     if not os.access(CHROMIUM, os.X_OK):
         return f"{CHROMIUM} is not installed (scripts/setup installs it)"
     if not (REPO / ".venv" / "bin" / "configurable-http-proxy").exists():
