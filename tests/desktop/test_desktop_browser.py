@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Callable
 
 import pytest
 from desktop_checks import argv
@@ -61,10 +62,8 @@ def test_browser_shows_xterm_through_the_proxy(tmp_path: Path) -> None:
             wait_until(lambda: _xterm_shell_runs(server.mark), 20, "the xterm's shell")
             # Keys typed in the page reach the xterm's shell through xpra's websocket.
             proof = server.root / "typed-in-the-desktop.txt"
-            box = page.locator("canvas").first.bounding_box()
-            page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
-            page.keyboard.type(f"echo typed > {proof}\n", delay=20)
-            wait_until(proof.exists, 20, "the command typed in the browser ran")
+            _type_until(page, f"echo typed > {proof}\n", proof.exists,
+                        "the command typed in the browser ran")
             page.wait_for_timeout(1000)  # let xpra send the frames with the output
             page.screenshot(path=str(screenshot))
             assert "token" not in page.url and "password" not in page.url
@@ -72,6 +71,21 @@ def test_browser_shows_xterm_through_the_proxy(tmp_path: Path) -> None:
             browser.close()
     assert screenshot.stat().st_size > 10_000
     print(f"screenshot: {screenshot}")
+
+
+def _type_until(page: object, text: str, done: Callable[[], bool], what: str) -> None:
+    """Click into the xterm and type ``text`` until ``done``: on a loaded machine the
+    first keys can arrive before xpra's client takes input, and are then lost."""
+    for attempt in range(3):
+        box = page.locator("canvas").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page.keyboard.type(text, delay=20)
+        try:
+            wait_until(done, 20, what)
+            return
+        except AssertionError:
+            if attempt == 2:
+                raise
 
 
 def _xterm_shell_runs(mark: str) -> bool:
