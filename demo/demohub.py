@@ -94,8 +94,9 @@ class Hub:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
+                last = self.log_path.read_text(errors="replace").strip().splitlines()[-3:]
                 raise RuntimeError(f"JupyterHub exited ({self.process.returncode}); see "
-                                   f"{self.log_path}")
+                                   f"{self.log_path}; it ended with: {' | '.join(last)}")
             with contextlib.suppress(OSError):
                 if self.api("GET", "/")[0] == 200:
                     return
