@@ -160,16 +160,25 @@ def check_server(context: JobContext) -> list[Check]:
             if ip == server.LOOPBACK else
             Check("server bind", FAIL, "direct: the notebook listens on all interfaces; set "
                                        "server.bind = \"loopback\" unless the hub cannot tunnel"))
-    mode = config.get("server", "mode")
-    mode_row = (Check("server mode", OK, "tcp (socket mode: server.mode = \"socket\")")
-                if mode == "tcp" else
-                Check("server mode", FAIL, "socket mode is not supported by jobwrapper "
-                                           "singleuser yet; set server.mode = \"tcp\""))
+    mode_row = check_server_mode(context)
     xpra = shutil.which("xpra", path=context.environ.get("PATH", os.defpath))
     desktop = (Check("desktop (xpra)", OK, xpra) if xpra else
                Check("desktop (xpra)", FAIL, "xpra not on PATH; install Debian's xpra in the "
                                              "container for the desktop"))
     return [bind, mode_row, desktop]
+
+
+def check_server_mode(context: JobContext) -> Check:
+    """Which mode singleuser would use (tcp or socket) and why; socket mode's path."""
+    try:
+        mode, why = server.server_mode(context.config, context.environ)
+        if mode == "tcp":
+            return Check("server mode", OK, f"tcp ({why}); the server listens on 127.0.0.1")
+        private = plan(context, os.getuid()).private_dir
+        return Check("server mode", OK, f"socket ({why}): {server.socket_path(private)}, "
+                                        "kernels over ipc")
+    except JobwrapperError as error:
+        return Check("server mode", FAIL, str(error))
 
 
 def check_threads(context: JobContext) -> Check:

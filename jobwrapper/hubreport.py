@@ -7,7 +7,9 @@ it execs the server and leaves the listening socket open across ``exec``; its fi
 descriptor is named by ``JOBWRAPPER_LISTEN_FD``. This extension hands that socket to
 the server's HTTPServer (no second bind, so no race and no silent port change) and,
 once the server is serving it, POSTs ``{"port": N}`` to
-``$JUPYTERHUB_API_URL/batchspawner`` when ``JOBWRAPPER_HUB_REPORT=1``.
+``$JUPYTERHUB_API_URL/batchspawner`` when ``JOBWRAPPER_HUB_REPORT=1``. In socket mode
+the handed-over socket is a unix socket (the server was started with ``--sock``) and
+the report is ``{"socket": "<path>"}`` (docs/socket-mode.md).
 
 A report that fails (hub down, HTTP error, timeout) is an error: one line on stderr
 and the server exits with code 6, so the hub sees a failed spawn, not silence.
@@ -72,8 +74,20 @@ def report_url(environ: dict[str, str]) -> str:
     return environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner"
 
 
-async def report_port(port: int, environ: dict[str, str], timeout: float) -> None:
-    """POST ``{"port": port}`` to the hub; raises RuntimeError with a one-line reason."""
+def listening_address(sock: socket.socket) -> int | str:
+    """The port of a TCP socket, or the path of a unix socket."""
+    if sock.family == socket.AF_UNIX:
+        return str(sock.getsockname())
+    return int(sock.getsockname()[1])
+
+
+def report_body(address: int | str) -> dict[str, int | str]:
+    """``{"port": N}`` or, in socket mode, ``{"socket": path}``: what the hub accepts."""
+    return {"socket": address} if isinstance(address, str) else {"port": address}
+
+
+async def report_port(port: int | str, environ: dict[str, str], timeout: float) -> None:
+    """POST the port (or socket path) to the hub; RuntimeError with a one-line reason."""
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
     url = report_url(environ)
@@ -83,7 +97,7 @@ async def report_port(port: int, environ: dict[str, str], timeout: float) -> Non
                "client_key": environ["JUPYTERHUB_SSL_KEYFILE"],
                "ca_certs": environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None}
     request = HTTPRequest(
-        url, method="POST", body=json.dumps({"port": port}),
+        url, method="POST", body=json.dumps(report_body(port)),
         headers={"Authorization": f"token {environ.get('JUPYTERHUB_API_TOKEN', '')}",
                  "Content-Type": "application/json"},
         connect_timeout=timeout, request_timeout=timeout, **ssl)
@@ -109,29 +123,38 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
     except RuntimeError as error:
         _fail(f"{error}; start the server with jobwrapper singleuser or jobwrapper lab")
         return
-    port = sock.getsockname()[1]
-    serverapp.port = port
-    serverapp.port_retries = 0
+    address = listening_address(sock)
     wants_report = os.environ.pop(REPORT, "") == "1"
     timeout = float(os.environ.pop(REPORT_TIMEOUT, "") or 30)
-
-    def find_port() -> None:  # replaces the bind-and-close probe
-        serverapp.port = port
 
     def bind() -> bool:  # replaces listen(): the socket is already listening
         serverapp.http_server.add_socket(sock)
         if wants_report:
-            serverapp.io_loop.add_callback(_report, serverapp, port, timeout)
+            serverapp.io_loop.add_callback(_report, serverapp, address, timeout)
         return True
 
+    if isinstance(address, str):
+        if serverapp.sock != address:
+            _fail(f"the handed-over socket is {address} but the server was started with "
+                  f"--ServerApp.sock={serverapp.sock!r}; start it with jobwrapper singleuser")
+            return
+        serverapp._bind_http_server_unix = bind
+        return
+
+    def find_port() -> None:  # replaces the bind-and-close probe
+        serverapp.port = address
+
+    serverapp.port = address
+    serverapp.port_retries = 0
     serverapp._find_http_port = find_port
     serverapp._bind_http_server_tcp = bind
 
 
-async def _report(serverapp: Any, port: int, timeout: float) -> None:
+async def _report(serverapp: Any, address: int | str, timeout: float) -> None:
+    what = f"socket {address}" if isinstance(address, str) else f"port {address}"
     try:
-        await report_port(port, dict(os.environ), timeout)
+        await report_port(address, dict(os.environ), timeout)
     except RuntimeError as error:
-        _fail(f"cannot report port {port} to the hub: {error}; the server stops")
+        _fail(f"cannot report {what} to the hub: {error}; the server stops")
         return
-    serverapp.log.info("jobwrapper.hubreport: reported port %d to the hub", port)
+    serverapp.log.info("jobwrapper.hubreport: reported %s to the hub", what)

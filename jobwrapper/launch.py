@@ -8,9 +8,11 @@ between, and a taken port is an error, never a silent move.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
+import stat
 import sys
 from collections.abc import Mapping
 from typing import Optional, TextIO
@@ -34,7 +36,8 @@ def apply_notebook(plan: NotebookPlan) -> None:
     extension_dir = os.path.join(plan.config_dir, "jupyter_server_config.d")
     lab_dir = os.path.join(plan.config_dir, "labconfig")
     try:
-        for directory in (plan.config_dir, extension_dir, lab_dir):
+        for directory in (plan.config_dir, extension_dir, lab_dir,
+                          *([plan.ipc_dir] if plan.ipc_dir else [])):
             make_private_dir(directory)
         _write_json(os.path.join(plan.config_dir, "jupyter_server_config.json"),
                     plan.jupyter_config)
@@ -63,6 +66,53 @@ def bind_listener(ip: str, port: int = 0) -> socket.socket:
     return sock
 
 
+def bind_unix_listener(path: str) -> socket.socket:
+    """A listening unix socket at ``path`` (mode 0600) in a 0700 directory.
+
+    A leftover socket nobody listens on is replaced; one with a live server behind it
+    is an error, as a taken port is.
+    """
+    try:
+        make_private_dir(os.path.dirname(path))
+        _remove_stale_socket(path)
+    except OSError as error:
+        raise ServerError(f"{error.filename or path}: cannot prepare the server's socket "
+                          f"({error.strerror}); check the scratch dir") from None
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        sock.bind(path)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise ServerError(f"cannot listen on {path} ({error.strerror}); "
+                          "is another server running in this job?") from None
+    finally:
+        os.umask(old_umask)
+    sock.set_inheritable(True)
+    return sock
+
+
+def _remove_stale_socket(path: str) -> None:
+    try:
+        info = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(info.st_mode):
+        raise ServerError(f"{path} exists and is not a socket; remove it")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe, \
+            contextlib.suppress(OSError):
+        probe.connect(path)
+        raise ServerError(f"{path}: another server listens there; is another server "
+                          "running in this job?")
+    os.unlink(path)
+
+
+def listen(plan: NotebookPlan) -> socket.socket:
+    """The server's listening socket: TCP on the plan's address, or its unix socket."""
+    return bind_unix_listener(plan.socket_path) if plan.socket_path else bind_listener(plan.ip)
+
+
 def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str],
                        secrets: Mapping[str, str], sock: socket.socket) -> dict[str, str]:
     """The server's environment: the job's, the secrets, the socket hand-over."""
@@ -71,12 +121,15 @@ def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str]
         env.pop(name, None)
     env.update(plan.server_env)
     env.update(secrets)
-    port = sock.getsockname()[1]
+    # In socket mode the port is only a label ServerApp accepts beside --sock.
+    port = (server.SOCKET_MODE_PORT_LABEL if plan.socket_path else sock.getsockname()[1])
     env[hubreport.LISTEN_FD] = str(sock.fileno())
     env.pop("JUPYTERHUB_ROOT_DIR", None)  # the notebook dir is the scratch dir's jupyter/
+    env.pop(server.SERVER_MODE_ENV, None)  # read by the plan; kernels need not see it
     if plan.kind == "singleuser":
         env["JUPYTERHUB_SERVICE_URL"] = server.service_url(
-            env.get("JUPYTERHUB_SERVICE_URL", ""), plan.ip, port)
+            env.get("JUPYTERHUB_SERVICE_URL", ""), server.LOOPBACK if plan.socket_path
+            else plan.ip, port)
     if plan.report_to_hub:
         env[hubreport.REPORT] = "1"
         env[hubreport.REPORT_TIMEOUT] = f"{plan.report_timeout:g}"
@@ -90,15 +143,20 @@ def write_token(private_dir: str, token: str) -> str:
     return path
 
 
-def lab_message(job_id: Optional[str], label: str, port: int, token: str, token_file: str,
-                show_token: bool) -> str:
-    """What the person must run on their own machine to reach JupyterLab."""
+def lab_message(job_id: Optional[str], label: str, port: int | str, token: str,
+                token_file: str, show_token: bool) -> str:
+    """What the person must run on their own machine to reach JupyterLab.
+
+    ``port`` is the server's port, or its unix socket's path in socket mode.
+    """
     job = job_id or "JOBID"
     label = label.replace(" · ", ", ")  # plain ASCII: the terminal's locale may not be UTF-8
+    where, remote = ((f"the unix socket {port}", port) if isinstance(port, str) else
+                     (f"127.0.0.1:{port}", f"localhost:{port}"))
     lines = [
-        f"JupyterLab ({label or 'this job'}) is starting on 127.0.0.1:{port}.",
+        f"JupyterLab ({label or 'this job'}) is starting on {where}.",
         "On your own machine, run:",
-        f'    condor_ssh_to_job -ssh "ssh -N -L {LOCAL_PORT}:localhost:{port}" {job}',
+        f'    condor_ssh_to_job -ssh "ssh -N -L {LOCAL_PORT}:{remote}" {job}',
         f"then open http://localhost:{LOCAL_PORT}/lab and log in with the token",
     ]
     if show_token:
@@ -113,13 +171,14 @@ def lab_message(job_id: Optional[str], label: str, port: int, token: str, token_
 def exec_server(setup: Setup, plan: NotebookPlan, secrets: Mapping[str, str],
                 token: Optional[str] = None, out: TextIO = sys.stdout) -> None:
     """Bind, tell the person how to connect (lab), and exec the server."""
-    sock = bind_listener(plan.ip)
+    sock = listen(plan)
     env = server_environment(setup, plan, os.environ, secrets, sock)
     if plan.kind == "lab" and token is not None:
         token_file = write_token(setup.private_dir, token)
         # stdout may be the job's log file: the token goes there only if it is a terminal.
-        print(lab_message(env.get("JOBWRAPPER_JOB_ID"), plan.label, sock.getsockname()[1],
-                          token, token_file, out.isatty()), file=out)
+        print(lab_message(env.get("JOBWRAPPER_JOB_ID"), plan.label,
+                          plan.socket_path or sock.getsockname()[1], token, token_file,
+                          out.isatty()), file=out)
     out.flush()
     sys.stderr.flush()
     try:

@@ -62,6 +62,9 @@ class NotebookPlan:
     kernels: kernels.KernelChoice = field(default_factory=kernels.KernelChoice)
     report_to_hub: bool = False
     report_timeout: float = 30.0
+    socket_path: str = ""  # socket mode: the server's unix socket; "" in TCP mode
+    ipc_dir: str = ""  # socket mode: the kernels' ipc files
+    mode_reason: str = ""
     # Only for the server and its kernels (they inherit its environment): a pycache
     # prefix in a fresh private dir makes Python ignore every installed __pycache__ and
     # recompile Jupyter on each start (~4 s here); not writing bytecode keeps .pyc files
@@ -70,12 +73,16 @@ class NotebookPlan:
     server_unset: tuple[str, ...] = ("PYTHONPYCACHEPREFIX",)
 
     def __str__(self) -> str:
+        where = (f"listens on the unix socket {self.socket_path}, kernels over ipc "
+                 f"(socket mode: {self.mode_reason})" if self.socket_path else
+                 f"bound to {self.ip} (TCP mode: {self.mode_reason})")
         lines = [f"Server ({self.kind}): {' '.join(self.argv)}",
-                 f"  bound to {self.ip}, notebooks in {self.root_dir}",
+                 f"  {where}, notebooks in {self.root_dir}",
                  f"  jupyter config in {self.config_dir}",
                  f"  shown in JupyterLab as: {self.label}"]
         if self.report_to_hub:
-            lines.append(f"  port reported to the hub (timeout {self.report_timeout:g} s)")
+            what = "socket path" if self.socket_path else "port"
+            lines.append(f"  {what} reported to the hub (timeout {self.report_timeout:g} s)")
         disabled = sorted(self.page_config.get("disabledExtensions", {}))
         if disabled:
             lines.append(f"  JupyterLab extensions disabled: {', '.join(disabled)}")
@@ -155,11 +162,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
     environment = inputs.environment
     setup = _add_environment(setup, environment)
     config = context.config
-    if config.get("server", "mode") != "tcp":
-        # Issue 7: the hub side of socket mode comes first; never fall back silently.
-        raise ServerError(f"{config.path or 'site config'}: server.mode = "
-                          f"{config.get('server', 'mode')!r} is not supported by this "
-                          "jobwrapper yet; set server.mode = \"tcp\"")
+    mode, mode_reason = server.server_mode(config, context.environ)
     if kind == "singleuser" and not _has_hub(context.environ, inputs.secrets):
         raise ServerError("jobwrapper singleuser needs JUPYTERHUB_API_URL in the job's "
                           "environment and JUPYTERHUB_API_TOKEN in the hub's secrets file; "
@@ -173,6 +176,8 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
     kernel_env.update(kernel_relevant(environment.env))
     choice = kernels.plan_kernels(inputs.templates, inputs.programs, kernel_env, label)
     private = setup.private_dir
+    sock = server.socket_path(private) if mode == "socket" else ""
+    ipc_dir = os.path.join(private, server.IPC_DIR_NAME) if sock else ""
     memory = int(setup.env["MEM_LIMIT"]) if "MEM_LIMIT" in setup.env else None
     notebook = NotebookPlan(
         kind=kind,
@@ -181,17 +186,20 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         root_dir=root_dir,
         config_dir=os.path.join(private, "etc", "jupyter"),
         data_dir=os.path.join(private, "share", "jupyter"),
-        argv=tuple(server.server_argv(kind, ip, root_dir, user_args)),
+        argv=tuple(server.server_argv(kind, ip, root_dir, user_args, sock)),
         jupyter_config=server.jupyter_config(
             config=config, root_dir=root_dir, ip=ip, memory_bytes=memory,
             cores=context.resources.cores, scratch_dir=context.scratch_dir, token=token,
-            lab=kind == "lab"),
+            lab=kind == "lab", sock=sock, ipc_dir=ipc_dir),
         extension_config=server.extension_config(),
         page_config=server.page_config(server.disabled_extensions(config,
                                                                   context.container_os)),
         kernels=choice,
         report_to_hub=kind == "singleuser",
         report_timeout=float(config.get("server", "report_timeout")),
+        socket_path=sock,
+        ipc_dir=ipc_dir,
+        mode_reason=mode_reason,
     )
     return setup, notebook
 

@@ -15,7 +15,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any, Optional
 
+from jobwrapper import socketpath
 from jobwrapper.config import SiteConfig
+from jobwrapper.errors import ServerError
 
 # Our server extensions: the port hand-over/report, and the desktop developer's
 # lifecycle extension (SIGTERM, process-tree cleanup, runtime-limit warnings).
@@ -27,6 +29,42 @@ SERVER_EXTENSIONS = {
 }
 LOOPBACK = "127.0.0.1"
 ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - only with server.bind = "direct"
+# Set by the hub (JobwrapperSpawner) in the job's environment; wins over server.mode,
+# because the hub's side of the connection (port or socket forward) must match.
+SERVER_MODE_ENV = "JOBWRAPPER_SERVER_MODE"
+SERVER_MODES = ("tcp", "socket")
+IPC_KERNEL_MANAGER = "jobwrapper.ipckernels.IpcKernelManager"
+IPC_DIR_NAME = "k"  # short: ipc socket paths must fit in 107 bytes
+# In socket mode JUPYTERHUB_SERVICE_URL keeps ServerApp's default port, only a label:
+# ServerApp refuses --sock together with any other port.
+SOCKET_MODE_PORT_LABEL = 8888
+
+
+def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, str]:
+    """(mode, why): "tcp" or "socket" and the reason, for the plan and for doctor."""
+    asked = environ.get(SERVER_MODE_ENV, "")
+    if asked:
+        if asked not in SERVER_MODES:
+            raise ServerError(f"{SERVER_MODE_ENV}={asked!r} in the job's environment is not "
+                              "'tcp' or 'socket'; check the hub's JobwrapperSpawner.server_mode")
+        mode, why = asked, f"asked by the hub ({SERVER_MODE_ENV})"
+    else:
+        mode, why = config.get("server", "mode"), "server.mode in the site config"
+    if mode == "socket" and config.get("server", "bind") == "direct":
+        raise ServerError(f"{config.path or 'site config'}: server.bind = \"direct\" cannot "
+                          "be used in socket mode; set server.bind = \"loopback\"")
+    return mode, why
+
+
+def socket_path(private_dir: str) -> str:
+    """The server's unix socket in socket mode; ServerError if the hub would refuse it."""
+    path = socketpath.job_socket_path(private_dir)
+    problem = socketpath.job_socket_problem(path)
+    if problem:
+        raise ServerError(f"{path}: cannot be the server's socket ({problem}); socket mode "
+                          "needs a short, lower-case scratch dir, else use server.mode = "
+                          "\"tcp\"")
+    return path
 
 
 def bind_address(config: SiteConfig) -> str:
@@ -83,8 +121,12 @@ def resource_usage(memory_bytes: Optional[int], cores: int, scratch_dir: Optiona
 
 def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: Optional[int],
                    cores: int, scratch_dir: Optional[str], token: Optional[str] = None,
-                   lab: bool = False) -> dict[str, Any]:
-    """The content of ``jupyter_server_config.json`` for this job."""
+                   lab: bool = False, sock: str = "", ipc_dir: str = "") -> dict[str, Any]:
+    """The content of ``jupyter_server_config.json`` for this job.
+
+    With ``sock`` (socket mode) the server listens on that unix socket (0600) and
+    kernels talk to it over ipc files in ``ipc_dir`` instead of TCP ports.
+    """
     server_app: dict[str, Any] = {
         "ip": ip,
         "port_retries": 0,
@@ -99,6 +141,11 @@ def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: 
         "ResourceUseDisplay": resource_usage(memory_bytes, cores, scratch_dir),
         "ServerProxy": {"servers": proxy_servers(config)},
     }
+    if sock:
+        server_app.update(sock=sock, sock_mode="0600")
+        result["KernelManager"] = {"transport": "ipc"}
+        result["MappingKernelManager"] = {"kernel_manager_class": IPC_KERNEL_MANAGER}
+        result["IpcKernelManager"] = {"ipc_dir": ipc_dir}
     if token is not None:
         result["IdentityProvider"] = {"token": token}
     return result
@@ -121,11 +168,13 @@ def server_program(kind: str) -> str:
     return beside if os.path.exists(beside) else name
 
 
-def server_argv(kind: str, ip: str, root_dir: str, user_args: Sequence[str] = ()) -> list[str]:
+def server_argv(kind: str, ip: str, root_dir: str, user_args: Sequence[str] = (),
+                sock: str = "") -> list[str]:
     """The server's argv: nothing secret, and the settings a user's ~/.jupyter must
-    not override (the bind address)."""
-    return [server_program(kind), f"--ServerApp.ip={ip}", f"--ServerApp.root_dir={root_dir}",
-            *user_args]
+    not override (the bind address, or the socket and the kernels' transport)."""
+    where = ([f"--ServerApp.sock={sock}", "--KernelManager.transport=ipc"] if sock
+             else [f"--ServerApp.ip={ip}"])
+    return [server_program(kind), *where, f"--ServerApp.root_dir={root_dir}", *user_args]
 
 
 def service_url(current: str, ip: str, port: int) -> str:

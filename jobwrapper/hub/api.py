@@ -1,10 +1,14 @@
-"""The job's callback, `POST /hub/api/batchspawner`: a port and nothing else.
+"""The job's callback, `POST /hub/api/batchspawner`: a port or a socket path, nothing else.
 
 batchspawner's own handler sets any spawner attribute named in the request body, with
 the token every job holds (issue 5: `exec_prefix`, `batch_query_cmd`, ... became
 commands the hub ran as root). This handler accepts exactly `{"port": N}`, N an
-integer from 1 to 65535, authenticated by that server's own API token; anything else
-is refused with 400 (403 for another token) and the spawner is left unchanged.
+integer from 1 to 65535, or in socket mode exactly `{"socket": PATH}`, PATH shaped like
+`/…/.jobwrapper/sockets/server.sock` (jobwrapper/socketpath.py: absolute, normalized,
+lower-case, at most 107 bytes; the hub never opens it, it is only the remote end of the
+forward), authenticated by that server's own API token; anything else, and the kind
+the server's mode does not expect, is refused with 400 (403 for another token) and the
+spawner is left unchanged.
 
 Importing this module replaces batchspawner's handler in JupyterHub's API handler list
 (importing batchspawner first, so its registration cannot come later and win).
@@ -21,11 +25,13 @@ from jupyterhub import apihandlers
 from jupyterhub.apihandlers import APIHandler
 from tornado import web
 
+from jobwrapper.socketpath import job_socket_problem
+
 ROUTE = r"/api/batchspawner"
 
 
 class PortError(ValueError):
-    """The request body is not exactly `{"port": <1..65535>}`."""
+    """The request body is not exactly `{"port": <1..65535>}` or `{"socket": <path>}`."""
 
 
 def parse_port_report(body: Any) -> int:
@@ -41,6 +47,18 @@ def parse_port_report(body: Any) -> int:
     return port
 
 
+def parse_report(body: Any) -> int | str:
+    """The port (int) or socket path (str) from a job's report, or PortError."""
+    if isinstance(body, dict) and set(body) == {"socket"}:
+        problem = job_socket_problem(body["socket"])
+        if problem:
+            raise PortError(problem)
+        return body["socket"]
+    if isinstance(body, dict) and "socket" in body:
+        raise PortError("exactly one of 'port' or 'socket' is accepted")
+    return parse_port_report(body)
+
+
 def spawner_for_token(user: Any, token: str | None) -> Any | None:
     """The spawner of `user` whose own API token is `token`, else None."""
     if not token:
@@ -53,27 +71,39 @@ def spawner_for_token(user: Any, token: str | None) -> Any | None:
 
 
 class PortReportHandler(APIHandler):
-    """Receives `{"port": N}` from the notebook job; sets nothing else."""
+    """Receives `{"port": N}` or `{"socket": PATH}` from the notebook job; sets nothing else."""
 
     @web.authenticated
     def post(self) -> None:
-        """Validate, then hand the port to the spawner (`receive_port`, else `.port`)."""
+        """Validate, then hand the port (`receive_port`, else `.port`) or the socket path
+        (`receive_socket`) to the spawner."""
         spawner = spawner_for_token(self.current_user, self.get_auth_token())
         if spawner is None:
             raise web.HTTPError(403, "only the notebook server's own token may report its port")
         try:
-            port = parse_port_report(self.get_json_body())
-        except PortError as error:
+            address = parse_report(self.get_json_body())
+            received = self._hand_over(spawner, address)
+        except (PortError, ValueError) as error:
             self.log.warning("Refused port report for %s: %s", spawner._log_name, error)
             raise web.HTTPError(400, str(error)) from None
-        receive = getattr(spawner, "receive_port", None)
-        if receive is not None:
-            if not receive(port):
-                raise web.HTTPError(409, "this server is not waiting for a port")
-        else:
-            spawner.port = port
+        if not received:
+            raise web.HTTPError(409, "this server is not waiting for a port")
         self.set_status(201)
         self.finish(json.dumps({"message": "port received"}))
+
+    @staticmethod
+    def _hand_over(spawner: Any, address: int | str) -> bool:
+        """False when the spawner is not waiting; ValueError for the wrong kind."""
+        if isinstance(address, str):
+            receive = getattr(spawner, "receive_socket", None)
+            if receive is None:
+                raise PortError("this server does not take a socket path")
+            return bool(receive(address))
+        receive = getattr(spawner, "receive_port", None)
+        if receive is None:
+            spawner.port = address
+            return True
+        return bool(receive(address))
 
 
 def install(handlers: list | None = None) -> None:

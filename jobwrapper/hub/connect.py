@@ -28,15 +28,21 @@ from .tunnel import (
 class ConnectToJob:
     """The tunnel of one spawner (mixed into JobwrapperSpawner)."""
 
+    # Socket mode (socketmode.py): the hub-side and job-side sockets; "" in TCP mode.
+    hub_socket = ""
+    job_socket = ""
+
     def tunnel_argv(self: Any, local_port: int) -> list[str]:
         """The connect-to-job argv (exec prefix included) for hub port `local_port`."""
         fields: dict[str, Any] = dict(self.get_req_subvars())
-        fields.update(job_id=self.job_id, host=self.job_host, rport=self.remote_port)
+        fields.update(job_id=self.job_id, host=self.job_host, rport=self.remote_port,
+                      hub_socket=self.hub_socket, job_socket=self.job_socket)
         fields["port"] = local_port if uses_rport(self.connect_to_job_cmd) else self.remote_port
         prefix = self.connect_to_job_exec_prefix
         if prefix is None:
             prefix = self.exec_prefix
-        return format_command(prefix, fields) + format_command(self.connect_to_job_cmd, fields)
+        command = self.connect_to_job_socket_cmd if self.hub_socket else self.connect_to_job_cmd
+        return format_command(prefix, fields) + format_command(command, fields)
 
     async def connect(self: Any, fixed_port: int) -> None:
         """Start the tunnel; a taken port is retried with a new one unless it is fixed."""
@@ -45,7 +51,7 @@ class ConnectToJob:
         port_attempts = 0
         while True:
             local_port = 0
-            if uses_rport(self.connect_to_job_cmd):
+            if uses_rport(self.connect_to_job_cmd) and not self.hub_socket:
                 local_port = fixed_port or free_port()
             tunnel = Tunnel(
                 self.tunnel_argv(local_port), self.batch_env(), self.log, [self.api_token]
@@ -87,7 +93,8 @@ class ConnectToJob:
         started on the same port (waiting briefly for a dying one to free it).
         """
         port = self.local_port
-        if self.tunnel_pid and tunnel_still_running(self.tunnel_pid, port, self.job_id):
+        if self.tunnel_pid and tunnel_still_running(self.tunnel_pid, port, self.job_id,
+                                                    self.hub_socket):
             self._tunnel = AdoptedTunnel(self.tunnel_pid, self.log)
             self.log.info(
                 "%s: adopted the previous hub's tunnel %s to job %s on hub port %s",
@@ -97,12 +104,16 @@ class ConnectToJob:
                 port,
             )
             return
-        if port:
-            await self.wait_for_port(port)
-        await self.connect(fixed_port=port)
+        if self.hub_socket:
+            await self.connect_socket()  # ssh replaces the dead tunnel's socket file
+        else:
+            if port:
+                await self.wait_for_port(port)
+            await self.connect(fixed_port=port)
         self.save_state()
         self.log.info(
-            "%s: re-created the tunnel to job %s on hub port %s", self._log_name, self.job_id, port
+            "%s: re-created the tunnel to job %s on hub %s", self._log_name, self.job_id,
+            f"socket {self.hub_socket}" if self.hub_socket else f"port {port}",
         )
 
     async def end_tunnel(self: Any) -> None:

@@ -29,10 +29,13 @@ from typing import Any
 from batchspawner import CondorSpawner, JobStatus
 from traitlets import Callable, Float, Integer, List, Unicode, default
 
+from jobwrapper.server import SERVER_MODE_ENV
+
 from . import api  # noqa: F401  (installs the strict port handler)
 from . import secrets as hub_secrets
 from .connect import ConnectToJob
 from .jobcontrol import JobControl, SpawnFailed
+from .socketmode import SocketMode
 from .submit import (
     DEFAULT_TEMPLATE,
     NotebookJob,
@@ -45,7 +48,7 @@ from .tunnel import AdoptedTunnel, Tunnel, TunnelError
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
-class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
+class JobwrapperSpawner(SocketMode, ConnectToJob, JobControl, CondorSpawner):
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
     connect_to_job_cmd = Unicode(
@@ -141,8 +144,8 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.remote_port = 0
-        self.local_port = 0
+        self.remote_port = self.local_port = 0
+        self.job_socket = self.hub_socket = ""  # socket mode (socketmode.py)
         self.job_host = ""
         self.tunnel_pid = 0
         self._tunnel: Tunnel | AdoptedTunnel | None = None
@@ -155,9 +158,11 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
     # ---- state -------------------------------------------------------------------
 
     def get_state(self) -> dict[str, Any]:
-        """Job id (batchspawner), the server's port in the job, the hub port, the host."""
+        """Job id (batchspawner), the server's port or socket in the job, the hub port or
+        socket, the host, the tunnel's pid."""
         state = super().get_state()
-        for key in ("remote_port", "local_port", "job_host", "tunnel_pid"):
+        for key in ("remote_port", "local_port", "job_socket", "hub_socket", "job_host",
+                    "tunnel_pid"):
             if getattr(self, key):
                 state[key] = getattr(self, key)
         return state
@@ -168,13 +173,15 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
         self.remote_port = int(state.get("remote_port", 0))
         self.local_port = int(state.get("local_port", 0))
         self.job_host = str(state.get("job_host", ""))
+        self.job_socket = str(state.get("job_socket", ""))
+        self.hub_socket = str(state.get("hub_socket", ""))
         self.tunnel_pid = int(state.get("tunnel_pid", 0))
 
     def clear_state(self) -> None:
         """Forget the job (after stop)."""
         super().clear_state()
         self.remote_port = self.local_port = self.tunnel_pid = 0
-        self.job_host = ""
+        self.job_host = self.job_socket = self.hub_socket = ""
         self._tunnel = None
         self._tunnel_failure = ""
 
@@ -204,7 +211,11 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
     # ---- the port report (api.py) -------------------------------------------------
 
     def receive_port(self, port: int) -> bool:
-        """Called by the strict API handler; False when no port is expected now."""
+        """Called by the strict API handler; False when no port is expected now.
+
+        ValueError in socket mode, where only a socket path is accepted."""
+        if self.socket_mode:
+            raise ValueError("this server runs in socket mode and expects a socket path")
         if not self._starting or self.remote_port:
             return False
         self.remote_port = port
@@ -219,12 +230,14 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
         """Whether a connect-to-job command is configured (else direct mode)."""
         return bool(self.connect_to_job_cmd.strip())
 
-    async def start(self) -> tuple[str, int]:
-        """Prepare files, submit, wait for the job and its port, connect; (ip, port)."""
+    async def start(self) -> tuple[str, int] | str:
+        """Prepare files, submit, wait for the job and its port or socket, connect;
+        (ip, port), or in socket mode the `http+unix://` URL of the hub-side socket."""
         self._events = []
         self._events_changed = asyncio.Event()
         self._port_reported = asyncio.Event()
         self.remote_port = self.local_port = self.tunnel_pid = 0
+        self.job_socket = self.hub_socket = ""
         self._tunnel, self._tunnel_failure = None, ""
         self._starting = True
         try:
@@ -237,6 +250,8 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
             self.job_host = await self._wait_until_running()
             self._event(40, f"Job {self.job_id} is running on {self.job_host}.")
             await self._wait_for_port()
+            if self.job_socket:
+                return await self._start_socket_forward()
             if not self.tunnelled:
                 return self.job_host, self.remote_port
             self._event(
@@ -256,6 +271,7 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
         allow = [*self.job_environment_allow, *self.environment]
         public = hub_secrets.allowed(public, allow)
         public[hub_secrets.SECRETS_ENV] = hub_secrets.SECRETS_FILE_NAME
+        public[SERVER_MODE_ENV] = self.server_mode_env()
         return public, secret
 
     @property
@@ -300,7 +316,7 @@ class JobwrapperSpawner(ConnectToJob, JobControl, CondorSpawner):
     async def _wait_for_port(self) -> None:
         assert self._port_reported is not None
         self._event(50, "Waiting for the notebook server in the job to start.")
-        while not self.remote_port:
+        while not (self.remote_port or self.job_socket):
             try:
                 await asyncio.wait_for(self._port_reported.wait(), 2.0)
             except asyncio.TimeoutError:

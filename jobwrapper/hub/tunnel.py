@@ -227,8 +227,9 @@ def process_gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-def tunnel_still_running(pid: int, port: int, job_id: str) -> bool:
-    """Whether `pid` still runs a connect-to-job command for this hub port and job.
+def tunnel_still_running(pid: int, port: int, job_id: str, hub_socket: str = "") -> bool:
+    """Whether `pid` still runs a connect-to-job command for this hub port (or, in
+    socket mode, hub socket) and job.
 
     The command line is checked, so a reused pid is never taken for a tunnel.
     """
@@ -239,6 +240,8 @@ def tunnel_still_running(pid: int, port: int, job_id: str) -> bool:
             words = handle.read().decode(errors="replace").split("\0")
     except OSError:
         return False
+    if hub_socket:
+        return job_id in words and any(hub_socket in word for word in words)
     port_pattern = re.compile(rf"(?<!\d){port}(?!\d)")
     return job_id in words and (not port or any(port_pattern.search(word) for word in words))
 

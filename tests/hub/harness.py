@@ -84,12 +84,17 @@ s.connect_to_job_cmd = (
     b + '/condor_ssh_to_job -ssh '
     '"ssh -N -oExitOnForwardFailure=yes -L {{port}}:localhost:{{rport}}" {{job_id}}'
 )
+s.connect_to_job_socket_cmd = (
+    b + '/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
+    '-oStreamLocalBindUnlink=yes -L {{hub_socket}}:{{job_socket}}" {{job_id}}'
+)
 s.jobwrapper_path = settings["job_executable"]
 s.startup_poll_interval = 0.2
 s.poll_interval = settings["poll_interval"]
 s.http_timeout = 30
 s.start_timeout = 60
 s.stop_timeout = 30
+s.server_mode = "tcp"  # socket mode: spawner={{"server_mode": ...}} (test_socket_mode.py)
 for key, value in settings.get("spawner", {{}}).items():
     setattr(s, key, value)
 """

@@ -2,8 +2,10 @@
 """A stand-in for `jobwrapper singleuser` in the hub tests (standard library only).
 
 It does what the job side's contract says and no more: read the secrets file the hub
-transferred into the scratch dir and delete it, serve HTTP on 127.0.0.1, report the
-port to the hub with the server's own token, and on SIGTERM write a file into
+transferred into the scratch dir and delete it, serve HTTP on 127.0.0.1 (or, when the
+hub asks for socket mode with JOBWRAPPER_SERVER_MODE=socket, on the unix socket
+.jobwrapper/sockets/server.sock in a 0700 dir), report the port (or the socket's path)
+to the hub with the server's own token, and on SIGTERM write a file into
 jupyter/ (so the tests can see it come back) and exit. It never prints a secret.
 """
 
@@ -11,6 +13,8 @@ import http.server
 import json
 import os
 import signal
+import socket
+import socketserver
 import sys
 import threading
 import urllib.request
@@ -46,8 +50,23 @@ class Handler(http.server.BaseHTTPRequestHandler):
         print("GET", self.path.split("?")[0], file=sys.stderr, flush=True)
 
 
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-port = server.server_address[1]
+class UnixHTTPServer(http.server.ThreadingHTTPServer):
+    address_family = socket.AF_UNIX
+
+    def server_bind(self):
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = "localhost", 0
+
+
+if os.environ.get("JOBWRAPPER_SERVER_MODE") == "socket":
+    socket_dir = os.path.join(scratch, ".jobwrapper", "sockets")
+    os.makedirs(socket_dir, mode=0o700)
+    os.umask(0o177)
+    server = UnixHTTPServer(os.path.join(socket_dir, "server.sock"), Handler)
+    report = {"socket": server.server_address}
+else:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    report = {"port": server.server_address[1]}
 
 
 def stop(signum, frame):
@@ -59,12 +78,12 @@ def stop(signum, frame):
 signal.signal(signal.SIGTERM, stop)
 request = urllib.request.Request(
     os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner",
-    data=json.dumps({"port": port}).encode(),
+    data=json.dumps(report).encode(),
     headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"],
              "Content-Type": "application/json"},
     method="POST",
 )
 with urllib.request.urlopen(request, timeout=30) as response:
-    print("reported port", port, "->", response.status, flush=True)
+    print("reported", report, "->", response.status, flush=True)
 server.serve_forever()
 print("stand-in stopped", flush=True)

@@ -55,11 +55,3 @@ def test_broken_kernel_template(tmp_path: Path, module_tree: Path, cvmfs_venv: P
     code, stderr = _lab_fails(make_job(tmp_path, text))
     assert code == 5
     assert str(site / "kernel.json") in stderr and stderr.count("\n") == 1
-
-
-def test_socket_mode_is_refused_not_silently_tcp(tmp_path: Path, module_tree: Path,
-                                                 cvmfs_venv: Path) -> None:
-    text = site_config_text(module_tree, cvmfs_venv) + '[server]\nmode = "socket"\n'
-    code, stderr = _lab_fails(make_job(tmp_path, text))
-    assert code == 6
-    assert "server.mode" in stderr and stderr.count("\n") == 1
