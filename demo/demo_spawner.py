@@ -27,6 +27,12 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     c.JobwrapperSpawner.connect_to_job_cmd = (
         f'{bin_dir}/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
         '-L {port}:localhost:{rport}" {job_id}')
+    c.JobwrapperSpawner.connect_to_job_socket_cmd = (
+        f'{bin_dir}/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
+        '-oStreamLocalBindUnlink=yes -L {hub_socket}:{job_socket}" {job_id}')
+    # server_mode "auto" (docs/socket-mode.md): a unix socket at both ends when the proxy
+    # supports it; JOBWRAPPER_DEMO_SERVER_MODE=tcp forces TCP ports.
+    c.JobwrapperSpawner.server_mode = os.environ.get("JOBWRAPPER_DEMO_SERVER_MODE", "auto")
     if os.geteuid() != 0:
         # Not root: every notebook runs as the user who started the demo.
         c.JobwrapperSpawner.exec_prefix = ""
