@@ -99,6 +99,20 @@ def _name_part(name: str, prefix: str) -> str:
     return prefix + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
+def _check_searchable(directory: str) -> None:
+    """Every user's ssh must pass through `directory` and its parents (o+x)."""
+    while True:
+        if not os.stat(directory).st_mode & 0o001:
+            raise SpawnFailed(f"Socket mode cannot be used: {directory} (above "
+                              "JobwrapperSpawner.socket_dir) is not searchable by other "
+                              "users, so your tunnel cannot create its socket; chmod o+x it "
+                              "or choose another socket_dir")
+        parent = os.path.dirname(directory)
+        if parent == directory:
+            return
+        directory = parent
+
+
 class SocketMode(LoggingConfigurable):
     """Traits and steps of socket mode (mixed into JobwrapperSpawner; configured as
     ``c.JobwrapperSpawner.server_mode`` etc.)."""
@@ -201,6 +215,7 @@ class SocketMode(LoggingConfigurable):
         """The 0711 base dir and the user's 0700 dir, owned so ssh-as-the-user can bind."""
         base, user_dir = self.socket_dir, os.path.dirname(path)
         os.makedirs(base, mode=0o711, exist_ok=True)
+        _check_searchable(os.path.dirname(base))
         # 0711: users pass through to their own directory but cannot list the others
         os.chmod(base, 0o711)  # noqa: S103
         with contextlib.suppress(FileExistsError):

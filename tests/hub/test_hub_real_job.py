@@ -4,21 +4,29 @@ demo's job environment). Skipped otherwise; the other hub tests use the stand-in
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
 import shutil
+import sys
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
+import requests
 
 from .harness import ALICE, files_containing, home, new_hub, server_token
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from listeners import descendants, tcp_listeners
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 REAL = os.environ.get("JWHUB_REAL_JOBWRAPPER", "")
 
 
-@pytest.fixture(scope="module")
-def real_hub(hub_pool, hub_users):
+@pytest.fixture(scope="module", params=["tcp", "socket"])
+def real_hub(request, hub_pool, hub_users):
     if not REAL or not os.access(REAL, os.X_OK):
         pytest.skip("set JWHUB_REAL_JOBWRAPPER to a jobwrapper the test users can run")
     from jobwrapper.hub.localpool import netns
@@ -28,7 +36,9 @@ def real_hub(hub_pool, hub_users):
     state_dir = Path(tempfile.mkdtemp(prefix="jwhub-real-"))
     bin_dir = str(Path(REAL).parent)
     hub = new_hub(state_dir, hub_pool, job_executable=REAL,
-                  spawner={"environment": {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"}})
+                  spawner={"environment": {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"},
+                           "server_mode": request.param,
+                           "socket_dir": tempfile.mkdtemp(prefix="jwsock-")})
     isolated = netns.available()
     init_pool(PoolLayout(hub_pool.parent / "pool"), {
         "netns": str(isolated).lower(),
@@ -40,6 +50,7 @@ def real_hub(hub_pool, hub_users):
     hub.ensure_stopped(ALICE)
     hub.stop()
     shutil.rmtree(state_dir, ignore_errors=True)
+    shutil.rmtree(hub.settings["spawner"]["socket_dir"], ignore_errors=True)
 
 
 def test_real_server_answers_keeps_no_token_in_its_files_and_stops(real_hub):
@@ -50,3 +61,79 @@ def test_real_server_answers_keeps_no_token_in_its_files_and_stops(real_hub):
     assert reply.status_code == 200 and "last_activity" in reply.json()
     real_hub.stop_server(ALICE)
     assert files_containing(token, home(ALICE), *real_hub.log_files) == []
+
+
+def test_real_kernel_runs_and_in_socket_mode_nothing_else_listens_on_tcp(real_hub):
+    real_hub.ensure_stopped(ALICE)
+    real_hub.spawn(ALICE)
+    token = real_hub.user_token(ALICE)
+    url = f"{real_hub.url}/user/{ALICE}/api/kernels"
+    reply = requests.post(url, json={"name": "python3"}, timeout=60,
+                          headers={"Authorization": f"token {token}"})
+    assert reply.status_code == 201, reply.text
+    kernel_id = reply.json()["id"]
+    state = real_hub.state(ALICE)
+
+    ws_url = f"ws://127.0.0.1:{real_hub.settings['public_port']}/user/{ALICE}/api/kernels/"
+    assert asyncio.run(_execute(ws_url + f"{kernel_id}/channels", token,
+                                "print(6 * 7)")) == "42\n"
+    if real_hub.settings["spawner"]["server_mode"] == "socket":
+        assert state["job_socket"].endswith("/.jobwrapper/sockets/server.sock")
+        scratch = state["job_socket"].removesuffix("/.jobwrapper/sockets/server.sock")
+        job = _job_processes(scratch)
+        assert any("jupyterhub-singleuser" in _cmdline(pid) for pid in job)
+        listeners = tcp_listeners(job)
+        # ipykernel keeps one port for subprocess output; nothing else listens on TCP
+        assert len(listeners) <= 1, [(pid, port, _cmdline(pid)) for pid, port in listeners]
+        assert tcp_listeners(descendants(state["tunnel_pid"])) == []
+    real_hub.stop_server(ALICE)
+
+
+async def _execute(url: str, token: str, code: str) -> str:
+    """Run `code` in the kernel over its websocket (through the proxy); its stdout."""
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    request = HTTPRequest(url, headers={"Authorization": f"token {token}"})
+    connection = await asyncio.wait_for(websocket_connect(request), 30)
+    msg_id = uuid.uuid4().hex
+    connection.write_message(json.dumps({
+        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": ALICE,
+                   "session": uuid.uuid4().hex, "version": "5.3"},
+        "parent_header": {}, "metadata": {}, "channel": "shell",
+        "content": {"code": code, "silent": False, "store_history": False,
+                    "user_expressions": {}, "allow_stdin": False}}))
+    output = ""
+    while True:
+        message = json.loads(await asyncio.wait_for(connection.read_message(), 60))
+        if message.get("parent_header", {}).get("msg_id") != msg_id:
+            continue
+        if message["msg_type"] == "stream":
+            output += message["content"]["text"]
+        # iopub's "idle" for our request comes after all of its output
+        if message["msg_type"] == "status" and \
+                message["content"]["execution_state"] == "idle":
+            connection.close()
+            return output
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return "(gone)"
+
+
+def _job_processes(scratch: str) -> list[int]:
+    """The job's own processes: those with its scratch dir in their environment (not the
+    pool's emulated HTCondor daemons, which listen on TCP as real ones do)."""
+    needle = f"_CONDOR_SCRATCH_DIR={scratch}\0".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in (entry / "environ").read_bytes():
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found

@@ -126,3 +126,16 @@ def test_the_socket_command_is_used_once_there_is_a_hub_socket():
     argv = spawner.tunnel_argv(0)
     assert argv[:2] == ["condor_ssh_to_job", "-ssh"]
     assert argv[2].endswith(f"-L {spawner.hub_socket}:{GOOD}") and argv[3] == "7"
+
+
+def test_a_socket_dir_users_cannot_pass_through_fails_the_spawn_in_words(tmp_path):
+    import os
+
+    from jobwrapper.hub.jobcontrol import SpawnFailed
+
+    closed = tmp_path / "closed"
+    closed.mkdir(mode=0o700)
+    os.chmod(closed, 0o700)
+    spawner = make_spawner(server_mode="socket", socket_dir=str(closed / "sockets"))
+    with pytest.raises(SpawnFailed, match="is not searchable by other users"):
+        spawner.prepare_socket_dir(spawner.hub_socket_path())

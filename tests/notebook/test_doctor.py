@@ -61,3 +61,20 @@ def test_doctor_flags_lost_thread_variables(job_environ: dict[str, str]) -> None
     status, detail = _rows(result.stdout)["thread variables"]
     assert result.returncode == 1
     assert status == "FAIL" and "OMP_NUM_THREADS" in detail
+
+
+def test_doctor_says_tcp_mode_and_why(job_environ: dict[str, str]) -> None:
+    result = run_jobwrapper(["doctor"], _healthy(job_environ))
+    status, detail = _rows(result.stdout)["server mode"]
+    assert status == "OK" and detail.startswith("tcp (server.mode in the site config)")
+
+
+def test_doctor_says_socket_mode_asked_by_the_hub_and_where(job_environ: dict[str, str]
+                                                             ) -> None:
+    environ = {**_healthy(job_environ), "JOBWRAPPER_SERVER_MODE": "socket"}
+    result = run_jobwrapper(["doctor"], environ)
+    status, detail = _rows(result.stdout)["server mode"]
+    socket = Path(environ["_CONDOR_SCRATCH_DIR"]) / ".jobwrapper/sockets/server.sock"
+    assert status == "OK"
+    assert detail == (f"socket (asked by the hub (JOBWRAPPER_SERVER_MODE)): {socket}, "
+                      "kernels over ipc")

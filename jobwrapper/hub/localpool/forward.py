@@ -42,7 +42,8 @@ def _listen_tcp(forward: Forward) -> socket.socket:
 def _listen_unix(forward: Forward, options: SshOptions) -> socket.socket:
     path = str(forward.listen_path)
     if options.bind_unlink:
-        with contextlib.suppress(FileNotFoundError):
+        # as ssh: a failed unlink is not fatal by itself; bind() below says what is wrong
+        with contextlib.suppress(OSError):
             os.unlink(path)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     old_umask = os.umask(options.bind_mask)
