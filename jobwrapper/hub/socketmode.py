@@ -156,6 +156,12 @@ class SocketMode(LoggingConfigurable):
             return []
         return [*command, "--version"]
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        # Decided (and logged) when the hub creates its first spawner: at start-up for
+        # every running server, else at the first login.
+        self.mode_decision()
+
     # ---- the mode ------------------------------------------------------------------
 
     def mode_decision(self: Any) -> tuple[str, str]:

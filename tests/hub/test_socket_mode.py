@@ -189,6 +189,8 @@ def test_hub_restart_recreates_the_socket_forward_and_keeps_the_bare_url(socket_
         socket_hub.log_text()
     assert routes(socket_hub)[f"/user/{ALICE}"]["target"] == socket_url(after["hub_socket"])
     assert "had invalid url" not in socket_hub.log_text()
+    # the restarted hub says its mode at start-up, for the running server's spawner
+    assert "JobwrapperSpawner: socket mode: " in socket_hub.log_files[-1].read_text()
     assert tcp_listeners(descendants(after["tunnel_pid"])) == []
 
 
