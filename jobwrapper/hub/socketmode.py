@@ -40,7 +40,8 @@ from .jobcontrol import SpawnFailed
 
 MIN_PROXY = (5, 3, 0)  # 5.1 mangles paths, 5.2 knows only unix+http
 MIN_JUPYTERHUB = (6, 1, 1)  # the first version socket mode was tested with
-_SAFE_NAME = re.compile(r"^[a-z0-9_][a-z0-9_.-]{0,31}$")
+# A name used as it is; others become "_" + a hash, which no such name can start with.
+_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,31}$")
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
@@ -93,10 +94,11 @@ def socket_url(path: str) -> str:
     return "http+unix://" + quote(path, safe="").lower()
 
 
-def _name_part(name: str, prefix: str) -> str:
+def name_part(name: str) -> str:
+    """`name` if it is lower-case and short, else `_` and 16 hex digits of its hash."""
     if _SAFE_NAME.match(name):
         return name
-    return prefix + hashlib.sha256(name.encode()).hexdigest()[:16]
+    return "_" + hashlib.sha256(name.encode()).hexdigest()[:16]
 
 
 def _check_searchable(directory: str) -> None:
@@ -208,9 +210,9 @@ class SocketMode(LoggingConfigurable):
 
     def hub_socket_path(self: Any) -> str:
         """`socket_dir/<user>/<server>.sock`; SpawnFailed if unusable in a URL."""
-        user_part = _name_part(self.user.name, "u-")
-        server_part = _name_part(self.name, "s-") if self.name else "default"
-        path = os.path.join(self.socket_dir, user_part, f"{server_part}.sock")
+        # the default server is "default.sock", a named one "named-<name>.sock": distinct
+        server_part = f"named-{name_part(self.name)}" if self.name else "default"
+        path = os.path.join(self.socket_dir, name_part(self.user.name), f"{server_part}.sock")
         problem = hub_socket_problem(path)
         if problem:
             raise SpawnFailed(f"Socket mode cannot be used: {problem}; fix "

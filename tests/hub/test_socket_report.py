@@ -139,3 +139,21 @@ def test_a_socket_dir_users_cannot_pass_through_fails_the_spawn_in_words(tmp_pat
     spawner = make_spawner(server_mode="socket", socket_dir=str(closed / "sockets"))
     with pytest.raises(SpawnFailed, match="is not searchable by other users"):
         spawner.prepare_socket_dir(spawner.hub_socket_path())
+
+
+def test_hub_socket_paths_are_lower_case_and_never_collide():
+    from types import SimpleNamespace
+
+    from jobwrapper.hub.socketmode import name_part
+
+    assert name_part("alice") == "alice"
+    assert name_part("Alice").startswith("_") and len(name_part("Alice")) == 17
+    assert name_part("a@b.org") != name_part("a@b.org ")
+    spawner = make_spawner(server_mode="socket", socket_dir="/run/jwhub")
+    assert spawner.hub_socket_path() == "/run/jwhub/root/default.sock"
+    named = make_spawner(server_mode="socket", socket_dir="/run/jwhub",
+                         orm_spawner=SimpleNamespace(name="default", server=None))
+    assert named.hub_socket_path() == "/run/jwhub/root/named-default.sock"
+    spawner.user = SimpleNamespace(name="Bob Smith", escaped_name="Bob%20Smith", url="/")
+    path = spawner.hub_socket_path()
+    assert path == path.lower() and "/_" in path
