@@ -11,8 +11,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from jobwrapper.hub import form
-
 
 def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     """Set the spawner's traits in the config object ``c``."""
@@ -51,8 +49,5 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     # the desktop, Lmod) are found through this one.
     c.Spawner.environment = {"JOBWRAPPER_CONFIG": str(state / "jobwrapper.toml"),
                              "PATH": "/usr/local/bin:/usr/bin:/bin"}
-    # The options form (docs/form.md): validated on the form and again for the REST API.
-    c.Spawner.options_form = form.options_form
-    c.Spawner.options_from_form = form.options_from_form
-    c.Spawner.apply_user_options = form.apply_user_options
-    c.JobwrapperSpawner.options_to_submit_lines = form.options_to_submit_lines
+    # The options form (docs/form.md); its choices are c.ResourceForm in jupyterhub_config.py.
+    c.JobwrapperSpawner.resource_form = True

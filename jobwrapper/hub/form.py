@@ -315,13 +315,17 @@ def apply_user_options(spawner: Any, user_options: Mapping[str, Any]) -> None:
         .as_user_options()
 
 
-def options_to_submit_lines(user_options: Mapping[str, Any]) -> list[str]:
+def options_to_submit_lines(user_options: Mapping[str, Any], spawner: Any = None) -> list[str]:
     """``JobwrapperSpawner.options_to_submit_lines``: user_options to submit lines.
 
-    Validates once more against the running hub's config (``c.ResourceForm``), so a
-    spawner without ``apply_user_options`` still submits nothing unchecked.
+    Validates once more against the spawner's ``c.ResourceForm`` (the running hub's
+    without a spawner), so nothing unchecked reaches a submit description.
     """
-    form = ResourceForm(parent=Application.instance()) if Application.initialized() \
-        else ResourceForm()
+    if spawner is not None:
+        form = form_config(spawner)
+    elif Application.initialized():
+        form = ResourceForm(parent=Application.instance())
+    else:
+        form = ResourceForm()
     options = validate_options(user_options or {}, form)
     return submit_lines(options, form.runtime_grace_seconds)

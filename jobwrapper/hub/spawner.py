@@ -27,20 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from batchspawner import CondorSpawner, JobStatus
-from traitlets import Callable, Float, Integer, List, Unicode, default
+from traitlets import Float, Integer, List, Unicode, default
 
 from jobwrapper.server import SERVER_MODE_ENV
 
 from . import api  # noqa: F401  (installs the strict port handler)
 from . import secrets as hub_secrets
 from .connect import ConnectToJob
+from .formhooks import FormDefaults
 from .jobcontrol import JobControl, SpawnFailed
 from .socketmode import SocketMode
 from .submit import (
     DEFAULT_TEMPLATE,
     NotebookJob,
     SubmitValueError,
-    default_submit_lines,
     render_submit,
 )
 from .tunnel import AdoptedTunnel, Tunnel, TunnelError
@@ -48,7 +48,7 @@ from .tunnel import AdoptedTunnel, Tunnel, TunnelError
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
-class JobwrapperSpawner(SocketMode, ConnectToJob, JobControl, CondorSpawner):
+class JobwrapperSpawner(FormDefaults, SocketMode, ConnectToJob, JobControl, CondorSpawner):
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
     connect_to_job_cmd = Unicode(
@@ -109,12 +109,6 @@ class JobwrapperSpawner(SocketMode, ConnectToJob, JobControl, CondorSpawner):
         str(DEFAULT_TEMPLATE), help="Path of the submit description template (notebook.sub)."
     ).tag(config=True)
 
-    options_to_submit_lines = Callable(
-        default_submit_lines,
-        help="""Function(validated user_options dict) -> list of submit lines, e.g.
-        `request_cpus = 4`. Lines that set what the template owns (executable,
-        environment, transfer_*, getenv, ...) are refused.""",
-    ).tag(config=True)
 
     job_environment_allow = List(
         Unicode(),
