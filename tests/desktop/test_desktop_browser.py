@@ -7,20 +7,9 @@ from pathlib import Path
 from typing import Callable
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS
 from desktop_checks import argv
 from jupyter_harness import jupyter_server, marked_processes, wait_until
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 # The shell skips ~/.bashrc: on shared test machines it may run slow setup (pyenv's rehash
 # waits for a lock) before the prompt appears.

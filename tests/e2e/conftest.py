@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from browser import CHROMIUM, CHROMIUM_ARGS
 
 REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "demo"))
@@ -22,11 +23,6 @@ sys.path.insert(0, str(REPO / "demo"))
 import demohub  # noqa: E402 - demo/ is not a package
 import demolib  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 POOL_SETTINGS = {"idle_delay": "0.5", "ssh_ready_delay": "1", "vacate_grace": "10",
                  "periodic_interval": "1"}
 USER = "jw-e2e-user"
