@@ -1,6 +1,7 @@
-"""The hub with the real job side, `jobwrapper singleuser`, when one is installed where
-the test users can run it: JWHUB_REAL_JOBWRAPPER=/path/to/bin/jobwrapper (e.g. the
-demo's job environment). Skipped otherwise; the other hub tests use the stand-in."""
+"""The hub with the real job side, `jobwrapper singleuser`: this venv's jobwrapper when
+the test users can run it (scripts/setup builds .venv on Debian's python for that), or
+JWHUB_REAL_JOBWRAPPER=/path/to/bin/jobwrapper. Skipped only when neither can run as a
+test user (e.g. a venv under /root); the other hub tests use the stand-in."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import uuid
@@ -22,20 +24,29 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from listeners import descendants, tcp_listeners
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
-REAL = os.environ.get("JWHUB_REAL_JOBWRAPPER", "")
+
+
+def jobwrapper_for_test_users() -> str:
+    """JWHUB_REAL_JOBWRAPPER, else this venv's jobwrapper if a test user can run it."""
+    candidate = os.environ.get("JWHUB_REAL_JOBWRAPPER") or str(
+        Path(sys.executable).parent / "jobwrapper")
+    probe = subprocess.run(["runuser", "-u", ALICE, "--", candidate, "--version"],
+                           capture_output=True, timeout=60, check=False)
+    return candidate if probe.returncode == 0 else ""
 
 
 @pytest.fixture(scope="module", params=["tcp", "socket"])
 def real_hub(request, hub_pool, hub_users):
-    if not REAL or not os.access(REAL, os.X_OK):
-        pytest.skip("set JWHUB_REAL_JOBWRAPPER to a jobwrapper the test users can run")
+    real = jobwrapper_for_test_users()
+    if not real:
+        pytest.skip("no jobwrapper the test users can run: set JWHUB_REAL_JOBWRAPPER")
     from jobwrapper.hub.localpool import netns
     from jobwrapper.hub.localpool.admin import init_pool
     from jobwrapper.hub.localpool.config import PoolLayout
 
     state_dir = Path(tempfile.mkdtemp(prefix="jwhub-real-"))
-    bin_dir = str(Path(REAL).parent)
-    hub = new_hub(state_dir, hub_pool, job_executable=REAL,
+    bin_dir = str(Path(real).parent)
+    hub = new_hub(state_dir, hub_pool, job_executable=real,
                   spawner={"environment": {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"},
                            "server_mode": request.param,
                            "socket_dir": tempfile.mkdtemp(prefix="jwsock-")})
