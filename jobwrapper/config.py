@@ -96,7 +96,11 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             "jupyter",
             "Notebook root, relative to the scratch dir (the transferred ~/jupyter).",
         ),
-        "report_timeout": ("float", 30.0, "Seconds to wait for the hub to accept the port."),
+        "report_timeout": (
+            "float",
+            300.0,
+            "Seconds to wait for the hub to accept the port; at least the hub's start_timeout.",
+        ),
     },
     "shutdown": {
         "warn_minutes": (

@@ -125,7 +125,7 @@ def _load_jupyter_server_extension(serverapp: Any) -> None:
         return
     address = listening_address(sock)
     wants_report = os.environ.pop(REPORT, "") == "1"
-    timeout = float(os.environ.pop(REPORT_TIMEOUT, "") or 30)
+    timeout = float(os.environ.pop(REPORT_TIMEOUT, "") or 300)
 
     def bind() -> bool:  # replaces listen(): the socket is already listening
         serverapp.http_server.add_socket(sock)

@@ -61,7 +61,7 @@ class NotebookPlan:
     page_config: dict[str, Any] = field(repr=False)
     kernels: kernels.KernelChoice = field(default_factory=kernels.KernelChoice)
     report_to_hub: bool = False
-    report_timeout: float = 30.0
+    report_timeout: float = 300.0
     socket_path: str = ""  # socket mode: the server's unix socket; "" in TCP mode
     ipc_dir: str = ""  # socket mode: the kernels' ipc files
     mode_reason: str = ""
