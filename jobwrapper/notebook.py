@@ -160,7 +160,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
                   ) -> tuple[Setup, NotebookPlan]:
     """The notebook's decisions as data; the Setup gains the environment's variables."""
     environment = inputs.environment
-    setup = _add_environment(setup, environment)
+    setup = add_environment(setup, environment)
     config = context.config
     mode, mode_reason = server.server_mode(config, context.environ)
     if kind == "singleuser" and not _has_hub(context.environ, inputs.secrets):
@@ -214,23 +214,31 @@ def _has_hub(environ: Mapping[str, str], secrets: Mapping[str, str]) -> bool:
     return bool(merged.get("JUPYTERHUB_API_TOKEN") and merged.get("JUPYTERHUB_API_URL"))
 
 
-def with_environment(context: JobContext, setup: Setup, strict: bool = True
-                     ) -> tuple[Setup, Optional[str]]:
-    """``setup`` plus the job's modules and virtualenv, for ``env`` and ``run``.
+def load_environment(context: JobContext, strict: bool = True
+                     ) -> tuple[Optional[EnvironmentChanges], Optional[str]]:
+    """The job's modules and virtualenv (runs Lmod), or None and the one-line reason.
 
     With ``strict=False`` (login shells) a broken environment is not fatal: the
-    setup comes back unchanged with the one-line reason, to be shown as a warning.
+    reason comes back, to be shown as a warning; with ``strict=True`` it is raised.
     """
     try:
-        environment = read_environment(context)
+        return read_environment(context), None
     except EnvironmentSetupError as error:
         if strict:
             raise
-        return setup, str(error)
-    return _add_environment(setup, environment), None
+        return None, str(error)
 
 
-def _add_environment(setup: Setup, environment: EnvironmentChanges) -> Setup:
+def with_environment(context: JobContext, setup: Setup, strict: bool = True
+                     ) -> tuple[Setup, Optional[str]]:
+    """``setup`` plus the job's modules and virtualenv, for ``env`` and ``run``."""
+    environment, problem = load_environment(context, strict)
+    if environment is None:
+        return setup, problem
+    return add_environment(setup, environment), None
+
+
+def add_environment(setup: Setup, environment: EnvironmentChanges) -> Setup:
     unset = tuple(n for n in dict.fromkeys((*setup.unset, *environment.unset))
                   if n not in environment.env)
     return replace(setup, env={**setup.env, **environment.env}, unset=unset)

@@ -5,13 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from jobwrapper.apply import apply_setup
 from jobwrapper.config import load_config
 from jobwrapper.context import JobContext, read_context
 from jobwrapper.errors import JobError
 from jobwrapper.plan import Setup, fallback_root, plan
+
+if TYPE_CHECKING:  # the notebook modules are imported only when an environment is loaded
+    from jobwrapper.notebook import EnvironmentChanges
 
 
 def read(environ: Optional[Mapping[str, str]] = None) -> JobContext:
@@ -20,14 +23,13 @@ def read(environ: Optional[Mapping[str, str]] = None) -> JobContext:
     return read_context(environ, load_config(environ.get("JOBWRAPPER_CONFIG") or None))
 
 
-def _planned(context: JobContext, uid: int, load_environment: Optional[str],
-             private_dir: Optional[str] = None) -> Setup:
+def _planned(context: JobContext, uid: int, environment: Optional[EnvironmentChanges],
+             problem: Optional[str], private_dir: Optional[str] = None) -> Setup:
     setup = plan(context, uid, private_dir=private_dir)
-    if load_environment is None:
-        return setup
-    from jobwrapper.notebook import with_environment  # Lmod and venv: only when asked
+    if environment is not None:
+        from jobwrapper.notebook import add_environment
 
-    setup, problem = with_environment(context, setup, strict=load_environment == "strict")
+        setup = add_environment(setup, environment)
     if problem:
         setup = replace(setup, warnings=(*setup.warnings, problem))
     return setup
@@ -39,17 +41,24 @@ def prepare(context: JobContext, write_cache: bool = True,
 
     ``load_environment`` adds the job's Lmod modules and virtualenv before the cache
     is written: "strict" (a broken environment is an error, for batch jobs) or "warn"
-    (a warning, for login shells, which must still come up).
+    (a warning, for login shells, which must still come up). Lmod runs once, also
+    when the private dir falls back: its result does not depend on where that is.
     """
     uid = os.getuid()
-    setup = _planned(context, uid, load_environment)
+    environment, problem = None, None
+    if load_environment is not None:
+        from jobwrapper import notebook  # Lmod and venv: only when asked
+
+        environment, problem = notebook.load_environment(
+            context, strict=load_environment == "strict")
+    setup = _planned(context, uid, environment, problem)
     try:
         apply_setup(setup, write_cache)
     except JobError as error:
         fallback = fallback_root(uid, context.job_id)
         if setup.private_dir == fallback:
             raise
-        setup = _planned(context, uid, load_environment, private_dir=fallback)
+        setup = _planned(context, uid, environment, problem, private_dir=fallback)
         warning = f"{error}; using {fallback} instead"
         setup = replace(setup, warnings=(*setup.warnings, warning))
         apply_setup(setup, write_cache)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 from notebook_helpers import make_job, needs_lmod, run_jobwrapper, site_config_text
@@ -42,3 +43,23 @@ def test_missing_module_stops_run_with_one_line(tmp_path: Path, module_tree: Pat
     assert done.returncode == 5
     assert len(done.stderr.strip().splitlines()) == 1 and "nosuch" in done.stderr
     assert not os.path.exists(canary)
+
+
+def test_fallback_private_dir_reuses_the_loaded_environment(job_environ: dict[str, str],
+                                                            monkeypatch) -> None:
+    from jobwrapper import notebook
+    from jobwrapper.pipeline import prepare, read
+
+    calls = []
+    real_read = notebook.read_environment
+    monkeypatch.setattr(notebook, "read_environment",
+                        lambda context: calls.append(1) or real_read(context))
+    # A file where the private dir should be: the scratch dir is unusable, /tmp is used.
+    Path(job_environ["_CONDOR_SCRATCH_DIR"], ".jobwrapper").write_text("not a directory")
+    setup = prepare(read(job_environ), load_environment="strict")
+    try:
+        assert setup.private_dir.startswith("/tmp/jobwrapper-")
+        assert setup.env["PHYSICS_HOME"] == "/opt/physics"
+        assert len(calls) == 1
+    finally:
+        shutil.rmtree(setup.private_dir, ignore_errors=True)
