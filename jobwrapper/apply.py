@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Mapping
 
 from jobwrapper.errors import JobError
 from jobwrapper.plan import Setup
@@ -62,10 +61,7 @@ def apply_setup(setup: Setup, write_cache: bool = True) -> None:
         return
     try:
         for shell, name in CACHE_FILES.items():
-            try:
-                text = render(shell, setup.env, setup.unset)
-            except NotImplementedError:
-                continue
+            text = render(shell, setup.env, setup.unset)
             write_private_file(os.path.join(setup.private_dir, name), text)
         write_private_file(os.path.join(setup.private_dir, MESSAGE_FILE), setup.message + "\n")
         for name, render_message in MESSAGE_SCRIPTS.items():
@@ -75,8 +71,3 @@ def apply_setup(setup: Setup, write_cache: bool = True) -> None:
         raise JobError(
             f"{setup.private_dir}: cannot write the environment cache ({error.strerror})"
         ) from None
-
-
-def final_environment(setup: Setup, base: Mapping[str, str]) -> dict[str, str]:
-    """The environment a command started after ``apply`` gets."""
-    return setup.environment(dict(base))

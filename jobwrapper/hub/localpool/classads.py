@@ -86,14 +86,9 @@ def render_ad(ad: Ad) -> str:
 
 
 def format_for_print(value: Value) -> str:
-    """How `condor_q -format "%s"` and `-af` print a value (strings without quotes)."""
-    if isinstance(value, Expr):
-        return str(value)
-    if value is None:
-        return "undefined"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    """How `condor_q -format "%s"` and `-af` print a value: strings without quotes,
+    everything else as in the ad."""
+    return value if isinstance(value, str) else render_value(value)
 
 
 def lookup(ad: Ad, name: str) -> tuple[bool, Value]:
