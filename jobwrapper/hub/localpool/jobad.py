@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import platform
-from typing import Any
 
 from .classads import Ad, Expr
 from .jobspec import JobSpec, command
@@ -260,8 +259,3 @@ def schedd_address(host: str, pid: int) -> str:
 def _address_v1(host: str) -> str:
     entry = f'p="primary"; a="127.0.0.1"; port=9618; n="Internet"; alias="{host}"; noUDP=true;'
     return "{[ " + entry + " ]}"
-
-
-def summary(ad: Ad) -> dict[str, Any]:
-    """A few attributes for `status` output."""
-    return {name: ad.get(name) for name in ("ClusterId", "Owner", "JobStatus", "RemoteHost")}
