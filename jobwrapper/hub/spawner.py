@@ -37,6 +37,7 @@ from .connect import ConnectToJob
 from .formhooks import FormDefaults
 from .jobcontrol import JobControl, SpawnFailed
 from .socketmode import SocketMode
+from .stopreason import StopReasons
 from .submit import (
     DEFAULT_TEMPLATE,
     NotebookJob,
@@ -48,7 +49,9 @@ from .tunnel import AdoptedTunnel, Tunnel, TunnelError
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
-class JobwrapperSpawner(FormDefaults, SocketMode, ConnectToJob, JobControl, CondorSpawner):
+class JobwrapperSpawner(
+    StopReasons, FormDefaults, SocketMode, ConnectToJob, JobControl, CondorSpawner
+):
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
     connect_to_job_cmd = Unicode(
@@ -338,7 +341,9 @@ class JobwrapperSpawner(FormDefaults, SocketMode, ConnectToJob, JobControl, Cond
         if status in (JobStatus.PENDING, JobStatus.UNKNOWN):
             return None
         if status != JobStatus.RUNNING:
-            self.log.warning("%s: %s", self._log_name, self.job_gone_message("while running"))
+            reason = self.job_gone_message("while running")
+            self.log.warning("%s: %s", self._log_name, reason)
+            self.record_stop_reason(reason)
             if self.job_status.startswith("5,"):  # held: still in the queue, holding a slot
                 await self.remove_job_quietly()
             await self.end_tunnel()
@@ -362,6 +367,7 @@ class JobwrapperSpawner(FormDefaults, SocketMode, ConnectToJob, JobControl, Cond
     async def _give_up(self, reason: str) -> int:
         self._tunnel_failure = reason
         self.log.warning("%s: %s", self._log_name, reason)
+        self.record_stop_reason(reason)
         await self.end_tunnel()
         await self.remove_job_quietly()
         return 1
