@@ -15,8 +15,10 @@ import shlex
 from typing import Any
 
 from batchspawner import JobStatus
+from traitlets import Float, HasTraits, Unicode
 
-from .tunnel import format_command
+from .queuewatch import QueueWatcher, shared_watcher
+from .tunnel import CommandTemplateError, format_command
 
 ERROR_LINES_SHOWN = 3
 
@@ -41,8 +43,48 @@ def first_lines(text: str, count: int = ERROR_LINES_SHOWN) -> str:
     return " / ".join(lines[:count]) or "(no error output)"
 
 
-class JobControl:
+async def run_command(argv: list[str], env: dict[str, str], stdin: str | None = None) -> str:
+    """Run argv (no shell) in `/` with `env`; its stdout, or BatchCommandError."""
+    try:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+            env=env,
+            cwd="/",
+        )
+    except OSError as error:
+        raise BatchCommandError(argv[0], None, f"cannot run it: {error.strerror}") from None
+    out, err = await process.communicate(stdin.encode() if stdin is not None else None)
+    if process.returncode != 0:
+        raise BatchCommandError(
+            argv[0], process.returncode, first_lines(err.decode(errors="replace"))
+        )
+    return out.decode(errors="replace")
+
+
+class JobControl(HasTraits):
     """Batch commands of one spawner (mixed into JobwrapperSpawner)."""
+
+    batch_query_all_cmd = Unicode(
+        "condor_q {job_ids} -af:j JobStatus RemoteHost",
+        help="""One query for every job the hub waits on (queuewatch.py), run as the hub's
+        own user with batch_query_all_exec_prefix. {job_ids} becomes the job ids, one word
+        each; its output must be `condor_q -af:j JobStatus RemoteHost` lines. Empty: each
+        spawner runs batch_query_cmd as its user (batchspawner's way; a process per
+        spawner and poll).""",
+    ).tag(config=True)
+
+    batch_query_all_exec_prefix = Unicode(
+        "", help="Prefix for batch_query_all_cmd (e.g. sudo -u condor-reader); none by default."
+    ).tag(config=True)
+
+    batch_query_min_interval = Float(
+        1.0,
+        help="""Seconds between two runs of batch_query_all_cmd. Status requests that
+        arrive meanwhile wait for the next run and share it.""",
+    ).tag(config=True)
 
     def batch_env(self: Any) -> dict[str, str]:
         """The environment of batch commands and the tunnel: no token, the user's HOME."""
@@ -69,23 +111,7 @@ class JobControl:
         else:
             argv += list(template)
         self.log.debug("Running %s", shlex.join(argv))
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *argv,
-                stdin=asyncio.subprocess.PIPE if stdin is not None else asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env=self.batch_env(),
-                cwd="/",
-            )
-        except OSError as error:
-            raise BatchCommandError(argv[0], None, f"cannot run it: {error.strerror}") from None
-        out, err = await process.communicate(stdin.encode() if stdin is not None else None)
-        if process.returncode != 0:
-            raise BatchCommandError(
-                argv[0], process.returncode, first_lines(err.decode(errors="replace"))
-            )
-        return out.decode(errors="replace")
+        return await run_command(argv, self.batch_env(), stdin)
 
     async def submit_job(self: Any, description: str) -> str:
         """condor_submit the description (on stdin); sets and returns self.job_id."""
@@ -111,7 +137,7 @@ class JobControl:
             self.job_status = ""
             return JobStatus.NOTFOUND
         try:
-            self.job_status = (await self.run_batch(self.batch_query_cmd)).strip()
+            self.job_status = await self.query_queue()
         except BatchCommandError as error:
             self.log.warning("%s: querying job %s: %s", self._log_name, self.job_id, error)
             return JobStatus.UNKNOWN
@@ -120,6 +146,33 @@ class JobControl:
         if self.state_ispending():
             return JobStatus.PENDING
         return JobStatus.NOTFOUND
+
+    async def query_queue(self: Any) -> str:
+        """The job's status text ("2, slot1@node"; "" when not in the queue)."""
+        if not self.batch_query_all_cmd.strip():
+            return (await self.run_batch(self.batch_query_cmd)).strip()
+        return await self.queue_watcher().status(self.job_id)
+
+    def queue_watcher(self: Any) -> QueueWatcher:
+        """The hub's shared watcher for this spawner's query command."""
+        key = (self.batch_query_all_exec_prefix, self.batch_query_all_cmd,
+               self.batch_query_min_interval, asyncio.get_running_loop())
+        prefix, template, keep, log = key[0], key[1], tuple(self.batch_env_keep), self.log
+
+        async def run_query(job_ids: list[str]) -> str:
+            try:
+                argv = format_command(prefix, {})
+                words = format_command(template.replace("{job_ids}", "{{job_ids}}"), {})
+            except CommandTemplateError as error:
+                raise BatchCommandError("batch_query_all_cmd", None, str(error)) from None
+            for word in words:
+                argv.extend(job_ids if word == "{job_ids}" else [word])
+            env = {name: os.environ[name] for name in keep if name in os.environ}
+            log.debug("Running %s (for %d job(s))", shlex.join(argv), len(job_ids))
+            return await run_command(argv, env)
+
+        return shared_watcher(key, lambda: QueueWatcher(
+            run_query, self.batch_query_min_interval, log))
 
     def job_gone_message(self: Any, when: str) -> str:
         """Why the job is not running, for the user."""
@@ -149,7 +202,7 @@ class JobControl:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             try:
-                if not (await self.run_batch(self.batch_query_cmd)).strip():
+                if not await self.query_queue():
                     return True
             except BatchCommandError as error:
                 self.log.warning("%s: querying job %s: %s", self._log_name, self.job_id, error)

@@ -79,6 +79,8 @@ s = c.JobwrapperSpawner
 s.batch_submit_cmd = b + "/condor_submit"
 s.batch_query_cmd = (b + '/condor_q {{job_id}} -format "%s, " JobStatus '
                      '-format "%s" RemoteHost -format "\\\\n" True')
+s.batch_query_all_cmd = b + "/condor_q {{job_ids}} -af:j JobStatus RemoteHost"
+s.batch_query_min_interval = 0.2
 s.batch_cancel_cmd = b + "/condor_rm {{job_id}}"
 s.connect_to_job_cmd = (
     b + '/condor_ssh_to_job -ssh '

@@ -81,6 +81,22 @@ def test_condor_q_af_prints_undefined_for_missing_attributes(pool: Pool, submit_
     assert result.stdout == f"{cluster} undefined\n"
 
 
+def test_condor_q_af_j_puts_the_job_id_first(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(), submit_dir)
+    result = pool.run("condor_q", str(cluster), "-af:j", "ClusterId", "NoSuchAttr")
+    assert result.stdout == f"{cluster}.0 {cluster} undefined\n"
+
+
+def test_condor_q_answers_for_several_ids_and_skips_the_ones_not_in_the_queue(
+    pool: Pool, submit_dir: Path
+):
+    first = pool.submit(sleeper(), submit_dir)
+    second = pool.submit(sleeper(), submit_dir)
+    result = pool.run("condor_q", str(first), "999999", str(second), "-af:j", "ClusterId")
+    assert sorted(result.stdout.splitlines()) == sorted(
+        [f"{first}.0 {first}", f"{second}.0 {second}"])
+
+
 def test_condor_q_long_prints_an_ad_htcondor_can_parse(pool: Pool, submit_dir: Path):
     cluster = pool.submit(sleeper(extra='+ContainerOS = "Rocky9"'), submit_dir)
     result = pool.run("condor_q", "-l", str(cluster))

@@ -5,7 +5,7 @@ Like HTCondor: jobs named by id are shown whoever owns them; with no ids and no
 nothing and the exit code is still 0. `-format FMT EXPR` prints FMT (printf-like,
 one conversion, `\\n` and `\\t` escapes) with EXPR's value and is skipped silently
 when EXPR is undefined; `-af` prints values separated by spaces, `undefined` for
-missing ones.
+missing ones (`-af:j` puts the job id first, `-af:t` separates with tabs).
 """
 
 from __future__ import annotations
@@ -90,6 +90,7 @@ def _parse_argv(argv: list[str]) -> dict[str, Any]:
             index += 3
             continue
         if lowered.startswith("-af") or lowered.startswith("-autoformat"):
+            options["af_flags"] = arg.partition(":")[2]
             attributes = []
             index += 1
             while index < len(argv) and not argv[index].startswith("-"):
@@ -127,6 +128,17 @@ def select_jobs(layout: PoolLayout, options: dict[str, Any]) -> list[JobRecord]:
     return [job for job in jobs if job.ad.get("Owner") == me]
 
 
+def autoformat_line(job: JobRecord, attributes: list[str], flags: str) -> str:
+    """One -af line: values separated by a space (`,`: ", "; `t`: a tab), `undefined`
+    for missing ones, the job id first with `j`."""
+    values = [expression_value(job.ad, name) for name in attributes]
+    words = [format_for_print(v) if ok else "undefined" for ok, v in values]
+    if "j" in flags:
+        words.insert(0, f"{job.cluster}.0")
+    separator = "\t" if "t" in flags else ", " if "," in flags else " "
+    return separator.join(words) + "\n"
+
+
 def print_listing(jobs: list[JobRecord]) -> None:
     """A plain `condor_q -nobatch`-like table and HTCondor's totals line."""
     print(f"\n\n-- Schedd: localpool : <127.0.0.1:9618> @ {time.strftime('%m/%d/%y %H:%M:%S')}")
@@ -162,9 +174,7 @@ def query(argv: list[str], layout: PoolLayout) -> int:
                 if defined:
                     out.write(apply_format(fmt, value))
         elif options["autoformat"] is not None:
-            values = [expression_value(job.ad, name) for name in options["autoformat"]]
-            out.write(" ".join(format_for_print(v) if ok else "undefined" for ok, v in values))
-            out.write("\n")
+            out.write(autoformat_line(job, options["autoformat"], options.get("af_flags", "")))
     if not (options["long"] or options["formats"] or options["autoformat"] is not None):
         print_listing(jobs)
     out.flush()
