@@ -268,11 +268,15 @@ _TEMPLATES = jinja2.Environment(
 )
 
 
-def render_form(form: ResourceForm, last: Optional[Mapping[str, Any]] = None) -> str:
-    """The form's HTML, pre-filled with ``last`` (the stored user_options) where valid."""
+def render_form(
+    form: ResourceForm, last: Optional[Mapping[str, Any]] = None, notice: str = ""
+) -> str:
+    """The form's HTML, pre-filled with ``last`` (the stored user_options) where valid;
+    ``notice`` (plain text, escaped here) above it, e.g. why the last server stopped."""
     memory = sorted(form.memory_choices_mb)
     return _TEMPLATES.get_template("form.html").render(
         form=form,
+        notice=notice,
         chosen=remembered_choices(last, form),
         cpu_options=form.cpu_options(),
         memory_options=[(mb, _memory_label(mb)) for mb in memory],
@@ -293,10 +297,13 @@ def form_config(spawner: Any) -> ResourceForm:
 
 
 def options_form(spawner: Any) -> str:
-    """``Spawner.options_form``: the form, pre-filled with the user's last choices."""
+    """``Spawner.options_form``: the form, pre-filled with the user's last choices,
+    below the reason the last server stopped, if the spawner kept one (stopreason.py)."""
     orm_spawner = getattr(spawner, "orm_spawner", None)
     last = getattr(orm_spawner, "user_options", None) or getattr(spawner, "user_options", None)
-    return render_form(form_config(spawner), last)
+    stop_reason_notice = getattr(spawner, "stop_reason_notice", None)
+    notice = stop_reason_notice() if callable(stop_reason_notice) else ""
+    return render_form(form_config(spawner), last, notice)
 
 
 def options_from_form(form_data: Mapping[str, Any], spawner: Any = None) -> dict[str, Any]:
