@@ -140,11 +140,19 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             {},
             "Container OS -> JupyterLab extensions to disable in it ('*' for every OS).",
         ),
+        "news": (
+            "str",
+            "never",
+            "JupyterLab's 'official Jupyter news' (fetchNews): 'never' (no request, no "
+            "question), 'ask' (JupyterLab asks each user) or 'always'.",
+        ),
     },
     "proxies": {},  # [proxies.NAME] tables: extra jupyter-server-proxy entries (see server.py)
     "environments": {},  # [environments.NAME.os.OS] tables (see below)
     "health": {},  # validated by jobwrapper.health
 }
+
+NEWS_CHOICES = ("never", "ask", "always")  # jupyterlab.news
 
 ENVIRONMENT_OS_SCHEMA: dict[str, Spec] = {
     "modules": ("list[str]", [], "Lmod modules to load, in order."),
@@ -359,6 +367,9 @@ def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> No
     for key, allowed in (("bind", ("loopback", "direct")), ("mode", ("tcp", "socket"))):
         if key in server and server[key] not in allowed:
             raise checker.fail("server", key, f"must be one of: {', '.join(allowed)}")
+    news = sections.get("jupyterlab", {}).get("news")
+    if news is not None and news not in NEWS_CHOICES:
+        raise checker.fail("jupyterlab", "news", f"must be one of: {', '.join(NEWS_CHOICES)}")
     for key in ("extra_thread_variables",):
         for name in sections.get("job", {}).get(key, []):
             if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", name):

@@ -32,7 +32,8 @@ def _write_json(path: str, data: object) -> None:
 
 
 def apply_notebook(plan: NotebookPlan) -> None:
-    """Write the jupyter config, the page config and the kernels; create the notebook dir."""
+    """Write the jupyter config, the page config, JupyterLab's setting defaults and the
+    kernels; create the notebook dir."""
     extension_dir = os.path.join(plan.config_dir, "jupyter_server_config.d")
     lab_dir = os.path.join(plan.config_dir, "labconfig")
     try:
@@ -43,6 +44,8 @@ def apply_notebook(plan: NotebookPlan) -> None:
                     plan.jupyter_config)
         _write_json(os.path.join(extension_dir, "jobwrapper.json"), plan.extension_config)
         _write_json(os.path.join(lab_dir, "page_config.json"), plan.page_config)
+        _write_json(os.path.join(lab_dir, "default_setting_overrides.json"),
+                    plan.setting_overrides)
         kernels.write_kernels(plan.kernels, plan.data_dir)
         os.makedirs(plan.root_dir, mode=0o700, exist_ok=True)
     except OSError as error:

@@ -59,6 +59,8 @@ class NotebookPlan:
     jupyter_config: dict[str, Any] = field(repr=False)
     extension_config: dict[str, Any] = field(repr=False)
     page_config: dict[str, Any] = field(repr=False)
+    # labconfig/default_setting_overrides.json: JupyterLab setting defaults
+    setting_overrides: dict[str, Any] = field(default_factory=dict, repr=False)
     kernels: kernels.KernelChoice = field(default_factory=kernels.KernelChoice)
     report_to_hub: bool = False
     report_timeout: float = 300.0
@@ -86,6 +88,9 @@ class NotebookPlan:
         disabled = sorted(self.page_config.get("disabledExtensions", {}))
         if disabled:
             lines.append(f"  JupyterLab extensions disabled: {', '.join(disabled)}")
+        for plugin, values in sorted(self.setting_overrides.items()):
+            shown = ", ".join(f"{key} = {value!r}" for key, value in sorted(values.items()))
+            lines.append(f"  JupyterLab default: {plugin} {shown}")
         lines.append(f"Kernels in {self.data_dir}/kernels:")
         lines += [f"  {k.name}: {' '.join(k.spec['argv'][:3])} ..." for k in self.kernels.offered]
         lines += [f"  {name}: not offered ({why})" for name, why in self.kernels.skipped.items()]
@@ -194,6 +199,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         extension_config=server.extension_config(),
         page_config=server.page_config(server.disabled_extensions(config,
                                                                   context.container_os)),
+        setting_overrides=server.setting_overrides(config),
         kernels=choice,
         report_to_hub=kind == "singleuser",
         report_timeout=float(config.get("server", "report_timeout")),

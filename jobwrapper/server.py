@@ -5,7 +5,10 @@ job's private config dir, which is first in ``JUPYTER_CONFIG_PATH``; our extensi
 are enabled in ``jupyter_server_config.d/jobwrapper.json`` (the place
 ``jupyter server extension enable`` writes to, so it merges with other extensions);
 JupyterLab extensions are disabled in ``labconfig/page_config.json`` (what
-``jupyter labextension disable`` writes).
+``jupyter labextension disable`` writes), and JupyterLab's setting defaults are changed
+in ``labconfig/default_setting_overrides.json`` (jupyterlab_server layers it over the
+environment's ``share/jupyter/lab/settings/overrides.json``; a user's own settings
+still win). Nothing is written into the (shared, read-only) environment.
 """
 
 from __future__ import annotations
@@ -159,6 +162,21 @@ def extension_config() -> dict[str, Any]:
 def page_config(disabled: Sequence[str]) -> dict[str, Any]:
     """``labconfig/page_config.json``: the JupyterLab extensions disabled here."""
     return {"disabledExtensions": {name: True for name in disabled}}
+
+
+# jupyterlab.news -> the fetchNews setting of JupyterLab's notification plugin
+# (a string in its schema: "true" Always, "false" Never, "none" Ask).
+NOTIFICATION_PLUGIN = "@jupyterlab/apputils-extension:notification"
+FETCH_NEWS = {"never": "false", "ask": "none", "always": "true"}
+
+
+def setting_overrides(config: SiteConfig) -> dict[str, Any]:
+    """``labconfig/default_setting_overrides.json``: JupyterLab defaults for this site.
+
+    JupyterLab would ask every user in every fresh job whether to fetch news from
+    jupyter.org, which most workers cannot reach: ``jupyterlab.news`` says "never"
+    by default."""
+    return {NOTIFICATION_PLUGIN: {"fetchNews": FETCH_NEWS[config.get("jupyterlab", "news")]}}
 
 
 def server_program(kind: str) -> str:
