@@ -1,0 +1,209 @@
+"""Classic direct mode end to end: `connect_to_job_cmd = ""` on the hub, `server.bind =
+"direct"` in the job's site config, the real `jobwrapper singleuser` on the local pool.
+
+The proxy connects to the execute host and the port the job reported; no
+condor_ssh_to_job runs. Jobs run without a network namespace here (a namespace refuses
+every inbound connection, so direct mode cannot work in one). Skipped, like
+test_hub_real_job.py, when the test users cannot run a jobwrapper (JWHUB_REAL_JOBWRAPPER).
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from .harness import ALICE, command_lines_containing, new_hub, process_gone, run_as
+from .test_hub_real_job import jobwrapper_for_test_users
+
+pytestmark = [pytest.mark.e2e, pytest.mark.root]
+
+LISTEN = "0A"
+
+
+@pytest.fixture(scope="module")
+def direct_hub(hub_pool, hub_users):
+    real = jobwrapper_for_test_users()
+    if not real:
+        pytest.skip("no jobwrapper the test users can run: set JWHUB_REAL_JOBWRAPPER")
+    from jobwrapper.hub.localpool.admin import init_pool
+    from jobwrapper.hub.localpool.config import PoolLayout, load_config
+
+    state_dir = Path(tempfile.mkdtemp(prefix="jwhub-direct-"))
+    site_dir = Path(tempfile.mkdtemp(prefix="jwhub-direct-site-"))
+    os.chmod(site_dir, 0o755)  # the job (jwtest-alice) reads the site config
+    site_config = site_dir / "config.toml"
+    site_config.write_text('[server]\nbind = "direct"\n')
+    os.chmod(site_config, 0o644)
+    bin_dir = str(Path(real).parent)
+    hub = new_hub(state_dir, hub_pool, job_executable=real, spawner={
+        "connect_to_job_cmd": "",
+        "server_mode": "tcp",
+        "environment": {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
+                        "JOBWRAPPER_CONFIG": str(site_config)},
+    })
+    layout = PoolLayout(hub_pool.parent / "pool")
+    before = load_config(layout.root)
+    # No network namespace: the proxy must reach the job's port on the execute host.
+    init_pool(layout, {"netns": "false", "outbound_ports": ""})
+    hub.start()
+    hub.ensure_user(ALICE)
+    yield hub
+    if hub.process is not None:
+        hub.ensure_stopped(ALICE)
+    hub.stop()
+    init_pool(layout, {"netns": str(before.netns).lower(),
+                       "outbound_ports": ",".join(map(str, before.outbound_ports))})
+    if not os.environ.get("JWHUB_KEEP_STATE"):
+        shutil.rmtree(state_dir, ignore_errors=True)
+    shutil.rmtree(site_dir, ignore_errors=True)
+
+
+@pytest.fixture
+def running(direct_hub) -> dict:
+    """Alice's server runs (spawned here unless an earlier test left it running)."""
+    if direct_hub.server(ALICE) is None:
+        messages = direct_hub.spawn(ALICE)
+        assert messages[-1].startswith("Server ready"), messages
+    return direct_hub.state(ALICE)
+
+
+def test_direct_spawn_is_proxied_to_the_execute_host_without_ssh_to_job(direct_hub):
+    direct_hub.ensure_stopped(ALICE)
+    messages = direct_hub.spawn(ALICE)
+    assert messages[-1].startswith("Server ready"), messages
+
+    reply = direct_hub.get_through_proxy(ALICE, direct_hub.user_token(ALICE))
+    assert reply.status_code == 200 and "last_activity" in reply.json()
+
+    state = direct_hub.state(ALICE)
+    assert state["remote_port"] and state["job_host"]
+    assert "local_port" not in state and "tunnel_pid" not in state, state
+    # the proxy's route leads to the execute host and the job's port, not to 127.0.0.1
+    assert _route_target(direct_hub) == f"http://{state['job_host']}:{state['remote_port']}"
+    assert not any("Tunnel up" in message for message in messages), messages
+    assert [line for line in command_lines_containing("condor_ssh_to_job")
+            if state["job_id"] in line] == []
+    log = direct_hub.log_text()
+    assert "Starting connect-to-job command" not in log
+    assert "condor_ssh_to_job" not in log
+
+
+def test_direct_server_listens_on_all_ipv4_interfaces_as_documented(direct_hub, running):
+    """docs/config.md: `direct` = "listen on all interfaces" (server.bind_address:
+    0.0.0.0), against `loopback` = 127.0.0.1 only."""
+    port = running["remote_port"]
+    servers = [pid for pid in _pids_of(ALICE) if "jupyterhub-singleuser" in _cmdline(pid)]
+    assert servers, "no jupyterhub-singleuser process of the job"
+    listening = sorted({entry for pid in servers for entry in _tcp_listen_addresses(pid)
+                        if entry[1] == port})
+    assert listening == [("0.0.0.0", port)], listening
+
+    token = direct_hub.user_token(ALICE)
+    for address in ["127.0.0.1", *_global_ipv4_addresses()]:
+        reply = requests.get(f"http://{address}:{port}/user/{ALICE}/api/status",
+                             headers={"Authorization": f"token {token}"}, timeout=10)
+        assert reply.status_code == 200, (address, reply.status_code)
+
+
+def test_direct_stop_removes_the_job_and_its_server(direct_hub, running):
+    job_id, port = running["job_id"], running["remote_port"]
+    servers = [pid for pid in _pids_of(ALICE) if "jupyterhub-singleuser" in _cmdline(pid)]
+    assert servers
+    direct_hub.stop_server(ALICE)
+    # stop() waits until the job left the queue: gone as soon as the server counts stopped
+    status = run_as(None, direct_hub.settings["bin"] + "/condor_q", job_id, "-af",
+                    "JobStatus")
+    assert status.returncode == 0 and status.stdout.strip() == "", status
+    assert all(process_gone(pid) for pid in servers)
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", port), timeout=5).close()
+    assert _route_target(direct_hub) is None
+
+
+# ---- helpers -------------------------------------------------------------------------
+
+
+def _route_target(hub) -> str | None:
+    """The proxy's (configurable-http-proxy's) target for alice's server, if routed."""
+    reply = requests.get(
+        f"http://127.0.0.1:{hub.settings['proxy_api_port']}/api/routes", timeout=10,
+        headers={"Authorization": f"token {hub.settings['proxy_token']}"})
+    reply.raise_for_status()
+    for path, route in reply.json().items():
+        if path.rstrip("/") == f"/user/{ALICE}":
+            return route["target"]
+    return None
+
+
+def _pids_of(user: str) -> list[int]:
+    uid = pwd.getpwnam(user).pw_uid
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            uids = next(line for line in status.splitlines() if line.startswith("Uid:"))
+            if int(uids.split()[1]) == uid:
+                found.append(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
+
+
+def _decode_address(text: str) -> tuple[str, int]:
+    """/proc/net/tcp{,6}'s `HEXADDR:HEXPORT` (address in 32-bit host-order words)."""
+    address, port = text.split(":")
+    raw = bytes.fromhex(address)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+    return socket.inet_ntop(family, words), int(port, 16)
+
+
+def _tcp_listen_addresses(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket `pid` holds (its own namespace)."""
+    listening = {}
+    for name in ("tcp", "tcp6"):
+        try:
+            lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if fields[3] == LISTEN:
+                listening[fields[9]] = _decode_address(fields[1])
+    found = []
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in listening:
+            found.append(listening[target[8:-1]])
+    return found
+
+
+def _global_ipv4_addresses() -> list[str]:
+    """This machine's IPv4 addresses other than loopback (the execute host's, here)."""
+    output = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
+                            capture_output=True, text=True, check=False).stdout
+    return [line.split()[3].split("/")[0] for line in output.splitlines()
+            if len(line.split()) > 3]
