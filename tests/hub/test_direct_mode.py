@@ -53,17 +53,23 @@ def direct_hub(hub_pool, hub_users):
     before = load_config(layout.root)
     # No network namespace: the proxy must reach the job's port on the execute host.
     init_pool(layout, {"netns": "false", "outbound_ports": ""})
-    hub.start()
-    hub.ensure_user(ALICE)
-    yield hub
-    if hub.process is not None:
-        hub.ensure_stopped(ALICE)
-    hub.stop()
-    init_pool(layout, {"netns": str(before.netns).lower(),
-                       "outbound_ports": ",".join(map(str, before.outbound_ports))})
-    if not os.environ.get("JWHUB_KEEP_STATE"):
-        shutil.rmtree(state_dir, ignore_errors=True)
-    shutil.rmtree(site_dir, ignore_errors=True)
+    started = False
+    try:
+        hub.start()  # a hub that does not answer in time is stopped below, not left behind
+        started = True
+        hub.ensure_user(ALICE)
+        yield hub
+    finally:
+        try:
+            if started and hub.process is not None:
+                hub.ensure_stopped(ALICE)
+        finally:
+            hub.stop()
+            init_pool(layout, {"netns": str(before.netns).lower(),
+                               "outbound_ports": ",".join(map(str, before.outbound_ports))})
+            if not os.environ.get("JWHUB_KEEP_STATE"):
+                shutil.rmtree(state_dir, ignore_errors=True)
+            shutil.rmtree(site_dir, ignore_errors=True)
 
 
 @pytest.fixture
