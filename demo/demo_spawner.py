@@ -22,8 +22,11 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
         f'{bin_dir}/condor_q {{job_id}} -format "%s, " JobStatus -format "%s" RemoteHost '
         '-format "\\n" True')
     # One condor_q, as the hub's user, for every job the hub waits on (queuewatch.py).
+    # (JOBWRAPPER_DEMO_QUERY_ALL=0: a condor_q per spawner, batchspawner's way, for
+    # bench/scale's comparison.)
     c.JobwrapperSpawner.batch_query_all_cmd = (
-        f"{bin_dir}/condor_q {{job_ids}} -af:j JobStatus RemoteHost")
+        f"{bin_dir}/condor_q {{job_ids}} -af:j JobStatus RemoteHost"
+        if os.environ.get("JOBWRAPPER_DEMO_QUERY_ALL", "1") != "0" else "")
     c.JobwrapperSpawner.batch_cancel_cmd = f"{bin_dir}/condor_rm {{job_id}}"
     c.JobwrapperSpawner.connect_to_job_cmd = (
         f'{bin_dir}/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
@@ -56,3 +59,9 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
                              "PATH": "/usr/local/bin:/usr/bin:/bin"}
     # The options form (docs/form.md); its choices are c.ResourceForm in jupyterhub_config.py.
     c.JobwrapperSpawner.resource_form = True
+    # Why a server stopped without the user asking, in the bar on the hub's pages
+    # (the form shows it itself, docs/hub.md "Why a server stopped").
+    from jobwrapper.hub.stopreason import stop_reason_announcement
+
+    c.JupyterHub.template_vars = {"announcement": stop_reason_announcement,
+                                  "announcement_spawn": ""}
