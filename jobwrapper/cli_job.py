@@ -48,9 +48,16 @@ def info_command() -> None:
 
 @click.command("plan")
 def plan_command() -> None:
-    """Show what would be done for this job, without changing anything."""
+    """Show what would be done for this job, without changing anything; also where the
+    notebook server would listen (the bind and who chose it)."""
+    from dataclasses import replace
+
+    from jobwrapper.server import describe_bind
+
     context = read()
-    click.echo(str(plan(context, os.getuid())))
+    setup = plan(context, os.getuid())
+    server_line = describe_bind(context.config, context.environ, context.machine_ad)
+    click.echo(str(replace(setup, notes=(*setup.notes, server_line))))
 
 
 @click.command("run", context_settings={"ignore_unknown_options": True})

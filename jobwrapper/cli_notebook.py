@@ -44,7 +44,9 @@ def singleuser_command(server_args: tuple[str, ...]) -> None:
 
     Loads the job's environment, writes kernels and the jupyter config into the job's
     private directory, reads the hub's secrets file, then replaces itself with
-    jupyterhub-singleuser listening on 127.0.0.1 and reports the port to the hub.
+    jupyterhub-singleuser listening on 127.0.0.1 (in direct mode, asked by the hub with
+    JOBWRAPPER_SERVER_BIND=direct: on the execute host's own address) and reports the
+    port to the hub.
     SERVER_ARGS (after --) are passed to the server.
     """
     _start("singleuser", server_args)

@@ -10,6 +10,7 @@ a help text (docs/config.md follows it).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -82,8 +83,15 @@ SCHEMA: dict[str, dict[str, Spec]] = {
         "bind": (
             "str",
             "loopback",
-            "'loopback' (127.0.0.1, reached through the tunnel) or 'direct' (all interfaces, "
-            "classic batchspawner mode without connect-to-job).",
+            "'loopback' (127.0.0.1, reached through the tunnel) or 'direct' (the execute "
+            "host's own address, classic batchspawner mode without connect-to-job); the "
+            "hub's JOBWRAPPER_SERVER_BIND wins.",
+        ),
+        "direct_address": (
+            "str",
+            "",
+            "Direct mode: the IP address the hub reaches (multi-homed nodes); empty: what "
+            "the machine ad's Machine resolves to.",
         ),
         "mode": (
             "str",
@@ -367,6 +375,11 @@ def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> No
     for key, allowed in (("bind", ("loopback", "direct")), ("mode", ("tcp", "socket"))):
         if key in server and server[key] not in allowed:
             raise checker.fail("server", key, f"must be one of: {', '.join(allowed)}")
+    address = server.get("direct_address")
+    if address:
+        problem = _direct_address_problem(address)
+        if problem:
+            raise checker.fail("server", "direct_address", problem)
     news = sections.get("jupyterlab", {}).get("news")
     if news is not None and news not in NEWS_CHOICES:
         raise checker.fail("jupyterlab", "news", f"must be one of: {', '.join(NEWS_CHOICES)}")
@@ -374,6 +387,18 @@ def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> No
         for name in sections.get("job", {}).get(key, []):
             if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", name):
                 raise checker.fail("job", key, f"{name!r} is not a variable name")
+
+
+def _direct_address_problem(value: str) -> Optional[str]:
+    """Why ``value`` cannot be server.direct_address, or None."""
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return f"{value!r} is not an IP address (e.g. 10.1.2.3 or fd00::2)"
+    if address.is_unspecified:
+        return (f"{value} is the unspecified address (all interfaces); name the address "
+                "the hub reaches")
+    return None
 
 
 def config_path(environ: Optional[dict[str, str]] = None) -> str:

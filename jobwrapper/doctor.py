@@ -6,6 +6,7 @@ command exits 1 if any check failed. Checks only read: nothing is created.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import shutil
 import stat
@@ -153,27 +154,66 @@ def check_packages() -> list[Check]:
     return rows
 
 
-def check_server(context: JobContext) -> list[Check]:
-    config = context.config
-    ip = server.bind_address(config)
-    bind = (Check("server bind", OK, f"loopback ({ip}), reached through the tunnel")
-            if ip == server.LOOPBACK else
-            Check("server bind", FAIL, "direct: the notebook listens on all interfaces; set "
-                                       "server.bind = \"loopback\" unless the hub cannot tunnel"))
-    mode_row = check_server_mode(context)
+def check_server(context: JobContext, resolve: server.Resolver = server.resolve_host
+                 ) -> list[Check]:
+    bind_row, address = check_server_bind(context, resolve)
+    mode_row = check_server_mode(context, address)
     xpra = shutil.which("xpra", path=context.environ.get("PATH", os.defpath))
     desktop = (Check("desktop (xpra)", OK, xpra) if xpra else
                Check("desktop (xpra)", FAIL, "xpra not on PATH; install Debian's xpra in the "
                                              "container for the desktop"))
-    return [bind, mode_row, desktop]
+    return [bind_row, mode_row, desktop]
 
 
-def check_server_mode(context: JobContext) -> Check:
+def check_server_bind(context: JobContext, resolve: server.Resolver = server.resolve_host
+                      ) -> tuple[Check, str]:
+    """Loopback or direct, who chose it, and the address ("" when it is not known).
+
+    Direct mode is OK when the hub asked for it (its proxy connects to the execute
+    host). Chosen by the site config alone it fails: a hub that tunnels does not need
+    the server reachable from the network."""
+    try:
+        choice, reason = server.server_bind(context.config, context.environ)
+    except JobwrapperError as error:
+        return Check("server bind", FAIL, str(error)), ""
+    site_only = choice == "direct" and not reason.startswith("asked by the hub")
+    try:
+        bind = server.bind_address(context.config, context.environ, context.machine_ad,
+                                   resolve)
+    except JobwrapperError as error:
+        if not site_only:
+            return Check("server bind", FAIL, str(error)), ""
+        bind, where = None, f"the execute host's address (unknown here: {error})"
+    else:
+        where = f"{bind.address}, reachable from the network"
+    if site_only:
+        return Check("server bind", FAIL,
+                     "direct (server.bind in the site config, no hub asked for it): the "
+                     f"notebook listens on {where}; set server.bind = \"loopback\" unless "
+                     f"the hub cannot tunnel (a hub in direct mode sets "
+                     f"{server.SERVER_BIND_ENV}=direct)"), bind.address if bind else ""
+    assert bind is not None
+    if bind.choice == "loopback":
+        return Check("server bind", OK, str(bind)), bind.address
+    note = ("; a loopback address: only a hub on this host reaches it, else set "
+            "server.direct_address" if _is_loopback(bind.address) else "")
+    return Check("server bind", OK, f"{bind}{note}"), bind.address
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def check_server_mode(context: JobContext, address: str = "") -> Check:
     """Which mode singleuser would use (tcp or socket) and why; socket mode's path."""
     try:
         mode, why = server.server_mode(context.config, context.environ)
         if mode == "tcp":
-            return Check("server mode", OK, f"tcp ({why}); the server listens on 127.0.0.1")
+            where = address or "the address in the server bind row"
+            return Check("server mode", OK, f"tcp ({why}); the server listens on {where}")
         private = plan(context, os.getuid()).private_dir
         return Check("server mode", OK, f"socket ({why}): {server.socket_path(private)}, "
                                         "kernels over ipc")

@@ -9,6 +9,7 @@ between, and a taken port is an error, never a silent move.
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import socket
@@ -63,8 +64,11 @@ def bind_listener(ip: str, port: int = 0) -> socket.socket:
         sock.listen(128)
     except OSError as error:
         sock.close()
-        raise ServerError(f"cannot listen on {ip}:{port} ({error.strerror}); "
-                          "is another server running in this job?") from None
+        hint = ("no interface of this host has that address; in direct mode set "
+                "server.direct_address to one it has" if error.errno == errno.EADDRNOTAVAIL
+                else "is another server running in this job?")
+        raise ServerError(f"cannot listen on {server.host_port(ip, port)} "
+                          f"({error.strerror}); {hint}") from None
     sock.set_inheritable(True)
     return sock
 
@@ -129,6 +133,7 @@ def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str]
     env[hubreport.LISTEN_FD] = str(sock.fileno())
     env.pop("JUPYTERHUB_ROOT_DIR", None)  # the notebook dir is the scratch dir's jupyter/
     env.pop(server.SERVER_MODE_ENV, None)  # read by the plan; kernels need not see it
+    env.pop(server.SERVER_BIND_ENV, None)  # the same
     if plan.kind == "singleuser":
         env["JUPYTERHUB_SERVICE_URL"] = server.service_url(
             env.get("JUPYTERHUB_SERVICE_URL", ""), server.LOOPBACK if plan.socket_path
@@ -147,15 +152,20 @@ def write_token(private_dir: str, token: str) -> str:
 
 
 def lab_message(job_id: Optional[str], label: str, port: int | str, token: str,
-                token_file: str, show_token: bool) -> str:
+                token_file: str, show_token: bool, ip: str = server.LOOPBACK) -> str:
     """What the person must run on their own machine to reach JupyterLab.
 
-    ``port`` is the server's port, or its unix socket's path in socket mode.
+    ``port`` is the server's port, or its unix socket's path in socket mode; ``ip``
+    the address the server listens on (the host's own one in direct mode).
     """
     job = job_id or "JOBID"
     label = label.replace(" · ", ", ")  # plain ASCII: the terminal's locale may not be UTF-8
-    where, remote = ((f"the unix socket {port}", port) if isinstance(port, str) else
-                     (f"127.0.0.1:{port}", f"localhost:{port}"))
+    if isinstance(port, str):
+        where, remote = f"the unix socket {port}", port
+    elif ip == server.LOOPBACK:
+        where, remote = f"127.0.0.1:{port}", f"localhost:{port}"
+    else:
+        where = remote = server.host_port(ip, port)
     lines = [
         f"JupyterLab ({label or 'this job'}) is starting on {where}.",
         "On your own machine, run:",
@@ -181,7 +191,7 @@ def exec_server(setup: Setup, plan: NotebookPlan, secrets: Mapping[str, str],
         # stdout may be the job's log file: the token goes there only if it is a terminal.
         print(lab_message(env.get("JOBWRAPPER_JOB_ID"), plan.label,
                           plan.socket_path or sock.getsockname()[1], token, token_file,
-                          out.isatty()), file=out)
+                          out.isatty(), plan.ip), file=out)
     out.flush()
     sys.stderr.flush()
     try:

@@ -67,6 +67,9 @@ class NotebookPlan:
     socket_path: str = ""  # socket mode: the server's unix socket; "" in TCP mode
     ipc_dir: str = ""  # socket mode: the kernels' ipc files
     mode_reason: str = ""
+    # TCP mode: loopback or direct, who chose it, where the address comes from.
+    bind: server.Bind = field(default_factory=lambda: server.Bind(
+        "loopback", "server.bind in the site config", server.LOOPBACK))
     # Only for the server and its kernels (they inherit its environment): a pycache
     # prefix in a fresh private dir makes Python ignore every installed __pycache__ and
     # recompile Jupyter on each start (~4 s here); not writing bytecode keeps .pyc files
@@ -80,6 +83,7 @@ class NotebookPlan:
                  f"bound to {self.ip} (TCP mode: {self.mode_reason})")
         lines = [f"Server ({self.kind}): {' '.join(self.argv)}",
                  f"  {where}, notebooks in {self.root_dir}",
+                 *([] if self.socket_path else [f"  bind: {self.bind}"]),
                  f"  jupyter config in {self.config_dir}",
                  f"  shown in JupyterLab as: {self.label}"]
         if self.report_to_hub:
@@ -161,9 +165,12 @@ def job_label(context: JobContext, environment: EnvironmentChanges) -> str:
 
 
 def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kind: str,
-                  user_args: tuple[str, ...] = (), token: Optional[str] = None
+                  user_args: tuple[str, ...] = (), token: Optional[str] = None,
+                  resolve: server.Resolver = server.resolve_host
                   ) -> tuple[Setup, NotebookPlan]:
-    """The notebook's decisions as data; the Setup gains the environment's variables."""
+    """The notebook's decisions as data; the Setup gains the environment's variables.
+
+    ``resolve`` looks up the execute host's name in direct mode (tests replace it)."""
     environment = inputs.environment
     setup = add_environment(setup, environment)
     config = context.config
@@ -172,7 +179,10 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         raise ServerError("jobwrapper singleuser needs JUPYTERHUB_API_URL in the job's "
                           "environment and JUPYTERHUB_API_TOKEN in the hub's secrets file; "
                           "start it from the hub, or use jobwrapper lab")
-    ip = server.bind_address(config)
+    # Socket mode never binds TCP (and refuses direct mode): nothing to resolve.
+    bind = (server.bind_address(config, context.environ, context.machine_ad, resolve)
+            if mode == "tcp" else server.Bind("loopback", "socket mode", server.LOOPBACK))
+    ip = bind.address
     root_dir = server.notebook_dir(context.scratch_dir, config, context.environ)
     label = job_label(context, environment)
     wanted = {*HTCONDOR_THREAD_VARIABLES, *config.get("job", "extra_thread_variables"),
@@ -206,6 +216,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         socket_path=sock,
         ipc_dir=ipc_dir,
         mode_reason=mode_reason,
+        bind=bind,
     )
     return setup, notebook
 

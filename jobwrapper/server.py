@@ -13,12 +13,16 @@ still win). Nothing is written into the (shared, read-only) environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import socket
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
 
 from jobwrapper import socketpath
+from jobwrapper.classad import Ad
 from jobwrapper.config import SiteConfig
 from jobwrapper.errors import ServerError
 
@@ -31,7 +35,11 @@ SERVER_EXTENSIONS = {
     "jupyter_resource_usage": True,
 }
 LOOPBACK = "127.0.0.1"
-ALL_INTERFACES = "0.0.0.0"  # noqa: S104 - only with server.bind = "direct"
+# Set by the hub (JobwrapperSpawner) in the job's environment; wins over server.bind:
+# "direct" when the hub's connect_to_job_cmd is empty (its proxy connects to the
+# execute host), else "loopback" (it tunnels to 127.0.0.1).
+SERVER_BIND_ENV = "JOBWRAPPER_SERVER_BIND"
+SERVER_BINDS = ("loopback", "direct")
 # Set by the hub (JobwrapperSpawner) in the job's environment; wins over server.mode,
 # because the hub's side of the connection (port or socket forward) must match.
 SERVER_MODE_ENV = "JOBWRAPPER_SERVER_MODE"
@@ -41,6 +49,18 @@ IPC_DIR_NAME = "k"  # short: ipc socket paths must fit in 107 bytes
 # In socket mode JUPYTERHUB_SERVICE_URL keeps ServerApp's default port, only a label:
 # ServerApp refuses --sock together with any other port.
 SOCKET_MODE_PORT_LABEL = 8888
+
+
+def server_bind(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, str]:
+    """(bind, why): "loopback" or "direct" and the reason, for the plan and for doctor."""
+    asked = environ.get(SERVER_BIND_ENV, "")
+    if asked:
+        if asked not in SERVER_BINDS:
+            raise ServerError(f"{SERVER_BIND_ENV}={asked!r} in the job's environment is not "
+                              "'loopback' or 'direct'; check the hub's JobwrapperSpawner "
+                              "(it sets it from connect_to_job_cmd)")
+        return asked, f"asked by the hub ({SERVER_BIND_ENV})"
+    return config.get("server", "bind"), "server.bind in the site config"
 
 
 def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -53,9 +73,18 @@ def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, st
         mode, why = asked, f"asked by the hub ({SERVER_MODE_ENV})"
     else:
         mode, why = config.get("server", "mode"), "server.mode in the site config"
-    if mode == "socket" and config.get("server", "bind") == "direct":
-        raise ServerError(f"{config.path or 'site config'}: server.bind = \"direct\" cannot "
-                          "be used in socket mode; set server.bind = \"loopback\"")
+    if mode == "socket":
+        bind, bind_why = server_bind(config, environ)
+        if bind == "direct":
+            where = f"{config.path or 'site config'}: "
+            if bind_why.startswith("server.bind"):
+                fix = "set server.bind = \"loopback\""
+            elif why.startswith("server.mode"):
+                fix = "set server.mode = \"tcp\""
+            else:
+                where, fix = "", "check the hub's connect_to_job_cmd and server_mode"
+            raise ServerError(f"{where}direct mode ({bind_why}) cannot be used in socket "
+                              f"mode ({why}); {fix}")
     return mode, why
 
 
@@ -70,9 +99,94 @@ def socket_path(private_dir: str) -> str:
     return path
 
 
-def bind_address(config: SiteConfig) -> str:
-    """127.0.0.1 (the tunnel reaches it) unless the site chose classic direct mode."""
-    return ALL_INTERFACES if config.get("server", "bind") == "direct" else LOOPBACK
+Resolver = Callable[[str], Sequence[str]]
+
+
+def resolve_host(name: str) -> list[str]:
+    """The addresses ``name`` resolves to on this host, in getaddrinfo's order."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(name, None,
+                                                           type=socket.SOCK_STREAM)]
+
+
+@dataclass(frozen=True)
+class Bind:
+    """Where the server listens in TCP mode, and why."""
+
+    choice: str  # "loopback" or "direct"
+    reason: str  # who chose it: the hub (JOBWRAPPER_SERVER_BIND) or the site config
+    address: str  # the IP literal the server listens on
+    source: str = ""  # direct mode: where the address comes from
+
+    def __str__(self) -> str:
+        if self.choice == "loopback":
+            return f"loopback ({self.reason}): {self.address}, reached through the tunnel"
+        return (f"direct ({self.reason}): {self.address} ({self.source}), where the hub's "
+                "proxy connects")
+
+
+def execute_host_name(machine_ad: Ad) -> tuple[str, str]:
+    """The name the hub connects to in direct mode (RemoteHost ``slot1@NAME``), and its
+    source: the machine ad's ``Machine``, else this host's fully qualified name."""
+    name = machine_ad.get("Machine")
+    if isinstance(name, str) and name.strip():
+        return name.strip(), "the machine ad's Machine"
+    return socket.getfqdn(), "this host's name; the machine ad has no Machine"
+
+
+def direct_address(config: SiteConfig, machine_ad: Ad, resolve: Resolver = resolve_host
+                   ) -> tuple[str, str]:
+    """(address, source): server.direct_address, else the first address the execute
+    host's name resolves to that is not unspecified (0.0.0.0, ::)."""
+    explicit = config.get("server", "direct_address")
+    if explicit:
+        return explicit, "server.direct_address"
+    name, source = execute_host_name(machine_ad)
+    fix = "set server.direct_address to the address the hub reaches"
+    try:
+        found = list(resolve(name))
+    except (OSError, ValueError) as error:  # ValueError: UnicodeError, a NUL in the name
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        raise ServerError(f"cannot resolve the execute host's name {name!r} ({source}) for "
+                          f"direct mode: {reason}; {fix}") from None
+    for address in found:
+        try:
+            unspecified = ipaddress.ip_address(address).is_unspecified
+        except ValueError:
+            continue
+        if not unspecified:
+            return address, f"{name} resolved, {source}"
+    raise ServerError(f"the execute host's name {name!r} ({source}) resolves to no usable "
+                      f"address for direct mode ({', '.join(found) or 'none'}); {fix}")
+
+
+def bind_address(config: SiteConfig, environ: Mapping[str, str], machine_ad: Ad,
+                 resolve: Resolver = resolve_host) -> Bind:
+    """127.0.0.1 (the tunnel reaches it) unless the hub or the site chose direct mode:
+    then the execute host's own address, the one the hub's proxy connects to. Never
+    all interfaces."""
+    choice, reason = server_bind(config, environ)
+    if choice != "direct":
+        return Bind(choice, reason, LOOPBACK)
+    address, source = direct_address(config, machine_ad, resolve)
+    return Bind(choice, reason, address, source)
+
+
+def describe_bind(config: SiteConfig, environ: Mapping[str, str], machine_ad: Ad,
+                  resolve: Resolver = resolve_host) -> str:
+    """One line for ``jobwrapper plan``: where the notebook server would listen, and why;
+    a problem is shown, not raised (plan only shows)."""
+    try:
+        mode, why = server_mode(config, environ)
+        if mode == "socket":
+            return f"Notebook server: socket mode ({why}), no TCP port"
+        return f"Notebook server bind: {bind_address(config, environ, machine_ad, resolve)}"
+    except ServerError as error:
+        return f"Notebook server bind: cannot be decided: {error}"
+
+
+def host_port(ip: str, port: int) -> str:
+    """``ip:port``, with an IPv6 address in brackets (``[fd00::2]:8888``)."""
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
 
 
 def notebook_dir(scratch_dir: Optional[str], config: SiteConfig, environ: Mapping[str, str]
@@ -135,7 +249,7 @@ def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: 
         "port_retries": 0,
         "open_browser": False,
         "root_dir": root_dir,
-        "allow_remote_access": ip != LOOPBACK,
+        "allow_remote_access": not _is_loopback(ip),
     }
     if lab:
         server_app["default_url"] = config.get("server", "default_url")
@@ -152,6 +266,13 @@ def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: 
     if token is not None:
         result["IdentityProvider"] = {"token": token}
     return result
+
+
+def _is_loopback(ip: str) -> bool:
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return ip == "localhost"
 
 
 def extension_config() -> dict[str, Any]:
@@ -200,4 +321,4 @@ def service_url(current: str, ip: str, port: int) -> str:
     from urllib.parse import urlparse, urlunparse
 
     parsed = urlparse(current or "http://127.0.0.1:8888/")
-    return urlunparse(parsed._replace(netloc=f"{ip}:{port}"))
+    return urlunparse(parsed._replace(netloc=host_port(ip, port)))

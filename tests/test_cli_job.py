@@ -81,6 +81,14 @@ def test_plan_shows_directories_environment_and_message(job, tmp_path):
     assert "  You requested 2 core(s), 2048 MB RAM, 1048576 kB disk space." in result.stdout
 
 
+def test_plan_shows_the_servers_bind_who_chose_it_and_the_address(job, tmp_path):
+    Path(job["JOBWRAPPER_CONFIG"]).write_text('[server]\ndirect_address = "10.9.8.7"\n')
+    result = run_cli(["plan"], {**job, "JOBWRAPPER_SERVER_BIND": "direct"})
+    assert result.returncode == 0, result.stderr
+    assert ("Notebook server bind: direct (asked by the hub (JOBWRAPPER_SERVER_BIND)): "
+            "10.9.8.7 (server.direct_address)") in result.stdout
+
+
 def test_env_sh_output_evaluates_to_the_jobs_variables(job):
     script = 'eval "$("$0" env --shell sh)" && printf "%s|%s|%s" "$OMP_NUM_THREADS" ' \
              '"$MEM_LIMIT" "$CPU_LIMIT"'

@@ -69,6 +69,25 @@ def test_choice_outside_the_allowed_values_is_an_error():
     assert message == "/etc/jobwrapper/config.toml:2: server.mode: must be one of: tcp, socket"
 
 
+def test_direct_address_that_is_not_an_ip_literal_names_file_line_and_key():
+    message = error_for('[server]\nbind = "direct"\ndirect_address = "wn1.example.org"\n')
+    assert message == ("/etc/jobwrapper/config.toml:3: server.direct_address: "
+                       "'wn1.example.org' is not an IP address (e.g. 10.1.2.3 or fd00::2)")
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "::"])
+def test_direct_address_refuses_the_unspecified_address(address):
+    message = error_for(f'[server]\ndirect_address = "{address}"\n')
+    assert message.startswith(f"/etc/jobwrapper/config.toml:2: server.direct_address: "
+                              f"{address} is the unspecified address (all interfaces)")
+
+
+def test_direct_address_takes_ipv4_and_ipv6_literals():
+    for address in ("10.1.2.3", "fd00::2"):
+        config = parse_config(f'[server]\ndirect_address = "{address}"\n', "site.toml")
+        assert config.get("server", "direct_address") == address
+
+
 def test_extra_thread_variable_must_be_a_variable_name():
     assert "'A B' is not a variable name" in error_for(
         '[job]\nextra_thread_variables = ["A B"]\n')

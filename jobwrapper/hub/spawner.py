@@ -29,7 +29,7 @@ from typing import Any
 from batchspawner import CondorSpawner, JobStatus
 from traitlets import Float, Integer, List, Unicode, default
 
-from jobwrapper.server import SERVER_MODE_ENV
+from jobwrapper.server import SERVER_BIND_ENV, SERVER_MODE_ENV
 
 from . import api  # noqa: F401  (installs the strict port handler)
 from . import secrets as hub_secrets
@@ -269,6 +269,7 @@ class JobwrapperSpawner(
         public = hub_secrets.allowed(public, allow)
         public[hub_secrets.SECRETS_ENV] = hub_secrets.SECRETS_FILE_NAME
         public[SERVER_MODE_ENV] = self.server_mode_env()
+        public[SERVER_BIND_ENV] = "loopback" if self.tunnelled else "direct"
         return public, secret
 
     @property

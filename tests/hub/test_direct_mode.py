@@ -1,10 +1,14 @@
-"""Classic direct mode end to end: `connect_to_job_cmd = ""` on the hub, `server.bind =
-"direct"` in the job's site config, the real `jobwrapper singleuser` on the local pool.
+"""Classic direct mode end to end: `connect_to_job_cmd = ""` on the hub, the real
+`jobwrapper singleuser` on the local pool. The hub tells the job
+`JOBWRAPPER_SERVER_BIND=direct`, which wins over the job's site config (it says
+`server.bind = "loopback"` here, as a worker's default would).
 
 The proxy connects to the execute host and the port the job reported; no
-condor_ssh_to_job runs. Jobs run without a network namespace here (a namespace refuses
-every inbound connection, so direct mode cannot work in one). Skipped, like
-test_hub_real_job.py, when the test users cannot run a jobwrapper (JWHUB_REAL_JOBWRAPPER).
+condor_ssh_to_job runs. The server listens on the execute host's own address, the one
+its name resolves to, never on 0.0.0.0. Jobs run without a network namespace here (a
+namespace refuses every inbound connection, so direct mode cannot work in one).
+Skipped, like test_hub_real_job.py, when the test users cannot run a jobwrapper
+(JWHUB_REAL_JOBWRAPPER).
 """
 
 from __future__ import annotations
@@ -13,7 +17,6 @@ import os
 import pwd
 import shutil
 import socket
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -40,7 +43,8 @@ def direct_hub(hub_pool, hub_users):
     site_dir = Path(tempfile.mkdtemp(prefix="jwhub-direct-site-"))
     os.chmod(site_dir, 0o755)  # the job (jwtest-alice) reads the site config
     site_config = site_dir / "config.toml"
-    site_config.write_text('[server]\nbind = "direct"\n')
+    # the hub's JOBWRAPPER_SERVER_BIND=direct must win over the site config
+    site_config.write_text('[server]\nbind = "loopback"\n')
     os.chmod(site_config, 0o644)
     bin_dir = str(Path(real).parent)
     hub = new_hub(state_dir, hub_pool, job_executable=real, spawner={
@@ -102,21 +106,24 @@ def test_direct_spawn_is_proxied_to_the_execute_host_without_ssh_to_job(direct_h
     assert "condor_ssh_to_job" not in log
 
 
-def test_direct_server_listens_on_all_ipv4_interfaces_as_documented(direct_hub, running):
-    """docs/config.md: `direct` = "listen on all interfaces" (server.bind_address:
-    0.0.0.0), against `loopback` = 127.0.0.1 only."""
-    port = running["remote_port"]
+def test_direct_server_listens_only_on_the_address_the_execute_host_resolves_to(
+        direct_hub, running):
+    """docs/config.md: `direct` = the execute host's own address, the one the hub's proxy
+    connects to (the host of RemoteHost, resolved), never 0.0.0.0 or `::`."""
+    port, host = running["remote_port"], running["job_host"]
+    expected = _first_usable_address(host)
     servers = [pid for pid in _pids_of(ALICE) if "jupyterhub-singleuser" in _cmdline(pid)]
     assert servers, "no jupyterhub-singleuser process of the job"
     listening = sorted({entry for pid in servers for entry in _tcp_listen_addresses(pid)
                         if entry[1] == port})
-    assert listening == [("0.0.0.0", port)], listening
+    assert listening == [(expected, port)], (host, listening)
+    assert not any(address in ("0.0.0.0", "::") for address, _ in listening)
 
     token = direct_hub.user_token(ALICE)
-    for address in ["127.0.0.1", *_global_ipv4_addresses()]:
-        reply = requests.get(f"http://{address}:{port}/user/{ALICE}/api/status",
-                             headers={"Authorization": f"token {token}"}, timeout=10)
-        assert reply.status_code == 200, (address, reply.status_code)
+    netloc = f"[{expected}]:{port}" if ":" in expected else f"{expected}:{port}"
+    reply = requests.get(f"http://{netloc}/user/{ALICE}/api/status",
+                         headers={"Authorization": f"token {token}"}, timeout=10)
+    assert reply.status_code == 200, (expected, reply.status_code)
 
 
 def test_direct_stop_removes_the_job_and_its_server(direct_hub, running):
@@ -207,9 +214,10 @@ def _tcp_listen_addresses(pid: int) -> list[tuple[str, int]]:
     return found
 
 
-def _global_ipv4_addresses() -> list[str]:
-    """This machine's IPv4 addresses other than loopback (the execute host's, here)."""
-    output = subprocess.run(["ip", "-4", "-o", "addr", "show", "scope", "global"],
-                            capture_output=True, text=True, check=False).stdout
-    return [line.split()[3].split("/")[0] for line in output.splitlines()
-            if len(line.split()) > 3]
+def _first_usable_address(name: str) -> str:
+    """What the job resolves the execute host's name to (same machine, same resolver):
+    getaddrinfo's first address that is not unspecified."""
+    for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM):
+        if info[4][0] not in ("0.0.0.0", "::"):
+            return info[4][0]
+    raise AssertionError(f"{name} resolves to no usable address")

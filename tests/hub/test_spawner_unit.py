@@ -52,6 +52,23 @@ def test_secret_variables_leave_the_environment_and_public_ones_are_allow_listed
     assert all(TOKEN not in value for value in public.values())
 
 
+def test_direct_mode_tells_the_job_to_bind_direct():
+    public, _ = make_spawner(connect_to_job_cmd="")._job_environment()
+    assert public["JOBWRAPPER_SERVER_BIND"] == "direct"
+
+
+def test_tunnel_mode_tells_the_job_to_bind_loopback():
+    public, _ = make_spawner()._job_environment()
+    assert public["JOBWRAPPER_SERVER_BIND"] == "loopback"
+
+
+def test_the_bind_reaches_the_submit_environment_whatever_the_allow_list():
+    spawner = make_spawner(connect_to_job_cmd="", job_environment_allow=[])
+    public, _ = spawner._job_environment()
+    environment = submit_value(spawner._submit_description(public), "environment")
+    assert "JOBWRAPPER_SERVER_BIND='direct'" in environment
+
+
 def test_submit_description_has_no_token_and_passes_server_args_after_a_separator():
     spawner = make_spawner(args=["--ServerApp.some_option=1"])
     public, _ = spawner._job_environment()

@@ -56,6 +56,17 @@ def test_doctor_fails_direct_bind_with_the_fix(tmp_path: Path, module_tree: Path
     assert status == "FAIL" and 'server.bind = "loopback"' in detail
 
 
+def test_doctor_accepts_direct_bind_asked_by_the_hub_and_names_the_address(
+        tmp_path: Path, module_tree: Path, cvmfs_venv: Path) -> None:
+    text = site_config_text(module_tree, cvmfs_venv) + '[server]\ndirect_address = "10.9.8.7"\n'
+    environ = {**_healthy(make_job(tmp_path, text)), "JOBWRAPPER_SERVER_BIND": "direct"}
+    rows = _rows(run_jobwrapper(["doctor"], environ).stdout)
+    assert rows["server bind"] == ("OK", "direct (asked by the hub (JOBWRAPPER_SERVER_BIND)): "
+                                         "10.9.8.7 (server.direct_address), where the hub's "
+                                         "proxy connects")
+    assert rows["server mode"][1].endswith("the server listens on 10.9.8.7")
+
+
 def test_doctor_flags_lost_thread_variables(job_environ: dict[str, str]) -> None:
     result = run_jobwrapper(["doctor"], job_environ)
     status, detail = _rows(result.stdout)["thread variables"]

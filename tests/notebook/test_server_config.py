@@ -1,10 +1,10 @@
-"""The server's configuration as data: bind address, proxies, limits, extensions."""
+"""The server's configuration as data: proxies, limits, extensions (the bind address:
+test_server_bind.py)."""
 
 from __future__ import annotations
 
 from jobwrapper.config import parse_config
 from jobwrapper.server import (
-    bind_address,
     disabled_extensions,
     jupyter_config,
     proxy_servers,
@@ -14,18 +14,6 @@ from jobwrapper.server import (
 
 def _config(text: str = ""):
     return parse_config(text, "site.toml")
-
-
-def test_server_binds_loopback_by_default() -> None:
-    assert bind_address(_config()) == "127.0.0.1"
-
-
-def test_direct_mode_binds_all_interfaces_and_allows_remote_access() -> None:
-    config = _config('[server]\nbind = "direct"\n')
-    settings = jupyter_config(config=config, root_dir="/s/jupyter", ip=bind_address(config),
-                              memory_bytes=None, cores=1, scratch_dir="/s")
-    assert settings["ServerApp"]["ip"] == "0.0.0.0"
-    assert settings["ServerApp"]["allow_remote_access"] is True
 
 
 def test_site_proxies_become_server_proxy_entries() -> None:
