@@ -106,6 +106,16 @@ def test_direct_spawn_is_proxied_to_the_execute_host_without_ssh_to_job(direct_h
     assert "condor_ssh_to_job" not in log
 
 
+def test_direct_hub_tells_the_job_to_bind_direct(direct_hub, running):
+    """The hub's JOBWRAPPER_SERVER_BIND=direct reaches the job's ad (its `environment`),
+    whatever the site config says; here the execute host's name resolves to 127.0.0.1,
+    so the listening address alone cannot tell direct from loopback."""
+    environment = run_as(None, direct_hub.settings["bin"] + "/condor_q", running["job_id"],
+                         "-af", "Environment")
+    assert environment.returncode == 0, environment
+    assert "JOBWRAPPER_SERVER_BIND=direct" in environment.stdout.split(), environment.stdout
+
+
 def test_direct_server_listens_only_on_the_address_the_execute_host_resolves_to(
         direct_hub, running):
     """docs/config.md: `direct` = the execute host's own address, the one the hub's proxy
