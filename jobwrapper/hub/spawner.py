@@ -238,7 +238,9 @@ class JobwrapperSpawner(
         self._tunnel, self._tunnel_failure = None, ""
         self._starting = True
         try:
-            self.ip = "127.0.0.1" if self.tunnelled else "0.0.0.0"  # noqa: S104 (job side)
+            # Only seeds JUPYTERHUB_SERVICE_URL; the job puts its own address there
+            # (loopback, or in direct mode the execute host's, JOBWRAPPER_SERVER_BIND).
+            self.ip = "127.0.0.1"
             self.port = 0
             environment, secret = self._job_environment()
             await self.write_secrets(secret)
