@@ -180,8 +180,9 @@ class JobControl(HasTraits):
         reason = {
             "5": "HTCondor put it on hold",
             "3": "it was removed",
-            "4": "it ended",
-        }.get(status, "it left the queue")
+            "4": "it ended (the server exited: File > Shut Down in JupyterLab, or an error)",
+        }.get(status, "it left the queue (it ended, was removed, or reached its maximum "
+                      "runtime)")
         return (
             f"Your notebook job {self.job_id} stopped {when}: {reason}. Its output and log "
             f"are in ~/{self.job_dir}/ (job.out, job.err, job.log)."
