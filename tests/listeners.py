@@ -4,13 +4,24 @@ namespace) matched with the socket inodes among /proc/PID/fd. For the socket-mod
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 LISTEN = "0A"
 
 
-def _listening_inodes(pid: int) -> dict[str, int]:
-    """inode -> port of every TCP socket in LISTEN state in `pid`'s network namespace."""
+def decode_address(text: str) -> tuple[str, int]:
+    """/proc/net/tcp{,6}'s `HEXADDR:HEXPORT` (the address in 32-bit host-order words)."""
+    address, port = text.split(":")
+    raw = bytes.fromhex(address)
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
+    return socket.inet_ntop(family, words), int(port, 16)
+
+
+def _listening_inodes(pid: int) -> dict[str, tuple[str, int]]:
+    """inode -> (address, port) of every TCP socket in LISTEN state in `pid`'s network
+    namespace."""
     found = {}
     for name in ("tcp", "tcp6"):
         try:
@@ -20,27 +31,31 @@ def _listening_inodes(pid: int) -> dict[str, int]:
         for line in lines:
             fields = line.split()
             if fields[3] == LISTEN:
-                found[fields[9]] = int(fields[1].rsplit(":", 1)[1], 16)
+                found[fields[9]] = decode_address(fields[1])
+    return found
+
+
+def tcp_listen_addresses(pid: int) -> list[tuple[str, int]]:
+    """(address, port) of every listening TCP socket `pid` holds open."""
+    listening = _listening_inodes(pid)
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return []
+    found = []
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in listening:
+            found.append(listening[target[8:-1]])
     return found
 
 
 def tcp_listeners(pids: list[int]) -> list[tuple[int, int]]:
     """(pid, port) for every TCP listening socket held open by one of `pids`."""
-    result = []
-    for pid in pids:
-        listening = _listening_inodes(pid)
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in listening:
-                result.append((pid, listening[target[8:-1]]))
-    return sorted(set(result))
+    return sorted({(pid, port) for pid in pids for _, port in tcp_listen_addresses(pid)})
 
 
 def descendants(pid: int) -> list[int]:

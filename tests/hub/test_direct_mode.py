@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from listeners import tcp_listen_addresses
 
 from .harness import ALICE, command_lines_containing, new_hub, process_gone, run_as
 from .test_hub_real_job import jobwrapper_for_test_users
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
-LISTEN = "0A"
 
 
 @pytest.fixture(scope="module")
@@ -124,7 +124,7 @@ def test_direct_server_listens_only_on_the_address_the_execute_host_resolves_to(
     expected = _first_usable_address(host)
     servers = [pid for pid in _pids_of(ALICE) if "jupyterhub-singleuser" in _cmdline(pid)]
     assert servers, "no jupyterhub-singleuser process of the job"
-    listening = sorted({entry for pid in servers for entry in _tcp_listen_addresses(pid)
+    listening = sorted({entry for pid in servers for entry in tcp_listen_addresses(pid)
                         if entry[1] == port})
     assert listening == [(expected, port)], (host, listening)
     assert not any(address in ("0.0.0.0", "::") for address, _ in listening)
@@ -186,42 +186,6 @@ def _cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return ""
-
-
-def _decode_address(text: str) -> tuple[str, int]:
-    """/proc/net/tcp{,6}'s `HEXADDR:HEXPORT` (address in 32-bit host-order words)."""
-    address, port = text.split(":")
-    raw = bytes.fromhex(address)
-    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-    family = socket.AF_INET if len(raw) == 4 else socket.AF_INET6
-    return socket.inet_ntop(family, words), int(port, 16)
-
-
-def _tcp_listen_addresses(pid: int) -> list[tuple[str, int]]:
-    """(address, port) of every listening TCP socket `pid` holds (its own namespace)."""
-    listening = {}
-    for name in ("tcp", "tcp6"):
-        try:
-            lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == LISTEN:
-                listening[fields[9]] = _decode_address(fields[1])
-    found = []
-    try:
-        fds = os.listdir(f"/proc/{pid}/fd")
-    except OSError:
-        return []
-    for fd in fds:
-        try:
-            target = os.readlink(f"/proc/{pid}/fd/{fd}")
-        except OSError:
-            continue
-        if target.startswith("socket:[") and target[8:-1] in listening:
-            found.append(listening[target[8:-1]])
-    return found
 
 
 def _first_usable_address(name: str) -> str:

@@ -5,12 +5,10 @@ server's --ServerApp.ip and JUPYTERHUB_SERVICE_URL ([::1]:PORT) must all agree."
 
 from __future__ import annotations
 
-import os
 import socket
-from pathlib import Path
 
 import pytest
-from listeners import descendants
+from listeners import descendants, tcp_listen_addresses
 from notebook_helpers import http_get, make_job, needs_lmod, root_args, site_config_text, wait_for
 from test_singleuser_hub import _hub_job
 
@@ -30,34 +28,8 @@ pytestmark = [needs_lmod,
 
 def _listening(pids: list[int], port: int) -> list[tuple[str, int]]:
     """(address, port) of the listening TCP sockets on ``port`` that ``pids`` hold."""
-    inodes: dict[str, tuple[str, int]] = {}
-    for pid in pids:
-        for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
-            try:
-                lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
-                fields = line.split()
-                address, hex_port = fields[1].split(":")
-                if fields[3] == "0A" and int(hex_port, 16) == port:
-                    raw = bytes.fromhex(address)
-                    words = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
-                    inodes[fields[9]] = (socket.inet_ntop(family, words), port)
-    found = set()
-    for pid in pids:
-        try:
-            fds = os.listdir(f"/proc/{pid}/fd")
-        except OSError:
-            continue
-        for fd in fds:
-            try:
-                target = os.readlink(f"/proc/{pid}/fd/{fd}")
-            except OSError:
-                continue
-            if target.startswith("socket:[") and target[8:-1] in inodes:
-                found.add(inodes[target[8:-1]])
-    return sorted(found)
+    return sorted({entry for pid in pids for entry in tcp_listen_addresses(pid)
+                   if entry[1] == port})
 
 
 def test_direct_asked_by_the_hub_listens_on_the_ipv6_direct_address_only(
