@@ -127,9 +127,38 @@ def test_condor_rm_marks_the_cluster_for_removal_and_exits_0(pool: Pool, submit_
 
 
 def test_condor_rm_of_an_unknown_cluster_fails_with_exit_1(pool: Pool):
+    # HTCondor 25.0 prints an empty line before its errors.
     result = pool.run("condor_rm", "4242")
     assert result.returncode == 1
-    assert result.stderr == "Couldn't find/remove all jobs in cluster 4242\n"
+    assert result.stderr == "\nCouldn't find/remove all jobs in cluster 4242\n"
+
+
+def test_condor_rm_of_an_unknown_job_id_says_not_found(pool: Pool):
+    result = pool.run("condor_rm", "4242.0")
+    assert (result.returncode, result.stderr) == (1, "\nJob 4242.0 not found\n")
+
+
+def test_condor_rm_of_a_job_already_being_removed_fails(make_pool):
+    # HTCondor 25.0: a job in JobStatus 3 (vacating) is not removed again.
+    pool = make_pool(vacate_grace=30)
+    submit_dir = pool.root / "s"
+    submit_dir.mkdir()
+    ignore_term = (
+        f"executable = {PYTHON}\n"
+        "arguments = \"-c 'import signal, time; signal.signal(signal.SIGTERM, "
+        "signal.SIG_IGN); open(''ready'', ''w'').close(); time.sleep(60)'\"\n"
+        "queue\n"
+    )
+    cluster = pool.submit(ignore_term, submit_dir)
+    wait_for((submit_dir / "ready").exists, what="the job to start")
+    assert pool.run("condor_rm", str(cluster)).returncode == 0
+    pool.wait_status(cluster, "3")
+    again = pool.run("condor_rm", str(cluster))
+    assert (again.returncode, again.stderr) == (
+        1, f"\nCouldn't find/remove all jobs in cluster {cluster}\n")
+    dotted = pool.run("condor_rm", f"{cluster}.0")
+    assert (dotted.returncode, dotted.stderr) == (
+        1, f"\nJob {cluster}.0 already marked for removal\n")
 
 
 def test_a_removed_job_shows_status_3_until_it_is_gone(make_pool):
@@ -148,9 +177,26 @@ def test_only_the_owner_may_remove_a_job(pool: Pool, users: tuple[str, str]):
     cluster = pool.submit(sleeper(), user_dir(pool, alice), user=alice)
     result = pool.run("condor_rm", str(cluster), user=bob)
     assert result.returncode == 1
-    assert result.stderr == f"Couldn't find/remove all jobs in cluster {cluster}\n"
+    assert result.stderr == f"\nCouldn't find/remove all jobs in cluster {cluster}\n"
     assert pool.status(cluster) in ("1", "2")
     assert pool.run("condor_rm", str(cluster), user=alice).returncode == 0
+
+
+def test_condor_rm_of_another_users_job_id_says_permission_denied(
+    pool: Pool, users: tuple[str, str]
+):
+    alice, bob = users
+    cluster = pool.submit(sleeper(), user_dir(pool, alice), user=alice)
+    result = pool.run("condor_rm", f"{cluster}.0", user=bob)
+    assert (result.returncode, result.stderr) == (
+        1, f"\nPermission denied to remove job {cluster}.0\n")
+
+
+def test_condor_rm_of_a_user_without_jobs_names_the_user(pool: Pool, users: tuple[str, str]):
+    _, bob = users
+    result = pool.run("condor_rm", bob)
+    assert (result.returncode, result.stderr) == (
+        1, f'\nCouldn\'t find/remove all jobs of user "{bob}"\n')
 
 
 def test_jobs_stay_idle_while_the_slot_is_full(make_pool):

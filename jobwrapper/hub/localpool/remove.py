@@ -1,9 +1,11 @@
 """`condor_rm N [N.0 ...]`: mark jobs for removal (SIGTERM to their shadows).
 
-Messages and exit codes as HTCondor's: `All jobs in cluster N have been marked for
-removal` (exit 0); `Couldn't find/remove all jobs in cluster N` on stderr (exit 1)
-for a job that is not in the queue or that the caller may not remove (only the
-owner and root may). Removing a job that is already being removed succeeds again.
+Messages and exit codes as HTCondor 25.0's condor_rm (cross-checked): `All jobs in
+cluster N have been marked for removal` (exit 0); `Couldn't find/remove all jobs in
+cluster N` on stderr, after an empty line, (exit 1) for a job that is not in the
+queue, that is already being removed, or that the caller may not remove (only the
+owner and root may). With `N.0` the schedd's reason is printed instead: `Job N.0 not
+found`, `Job N.0 already marked for removal`, `Permission denied to remove job N.0`.
 """
 
 from __future__ import annotations
@@ -41,29 +43,49 @@ def request_removal(job: JobRecord, who: str, sig: int = signal.SIGTERM) -> bool
     return True
 
 
+def _failure(message: str) -> None:
+    """condor_rm's errors: on stderr, after an empty line."""
+    print(f"\n{message}", file=sys.stderr)
+
+
+def _refusal(job: JobRecord | None, job_id: str) -> str:
+    """Why the schedd does not remove `job` ('' when it does): its per-job answer."""
+    if job is None:
+        return f"Job {job_id} not found"
+    if not may_manage(job):
+        return f"Permission denied to remove job {job_id}"
+    if job.status == 3:
+        return f"Job {job_id} already marked for removal"
+    return ""
+
+
 def _remove_cluster(layout: PoolLayout, arg: str, me: str) -> bool:
     cluster, _, proc = arg.partition(".")
-    job = load_record(layout, int(cluster))
-    ok = job is not None and proc in ("", "0") and may_manage(job) and request_removal(job, me)
-    if proc:
-        message = f"Job {arg} marked for removal" if ok else f"Couldn't find/remove job {arg}"
+    job_id = f"{int(cluster)}.{int(proc or 0)}"
+    job = load_record(layout, int(cluster)) if proc in ("", "0") else None
+    refusal = _refusal(job, job_id)
+    ok = not refusal and job is not None and request_removal(job, me)
+    if proc and ok:
+        print(f"Job {job_id} marked for removal")
+    elif proc:
+        _failure(refusal or f"Job {job_id} not found")
     elif ok:
-        message = f"All jobs in cluster {cluster} have been marked for removal"
+        print(f"All jobs in cluster {cluster} have been marked for removal")
     else:
-        message = f"Couldn't find/remove all jobs in cluster {cluster}"
-    print(message, file=sys.stdout if ok else sys.stderr)
+        _failure(f"Couldn't find/remove all jobs in cluster {cluster}")
     return ok
 
 
 def _remove_owned(layout: PoolLayout, owner: str | None, me: str) -> bool:
     """`condor_rm USER` / `condor_rm -all`: every job of one user (or of the caller)."""
     wanted = owner or me
-    jobs = [job for job in queued_jobs(layout) if job.ad.get("Owner") == wanted]
+    jobs = [job for job in queued_jobs(layout)
+            if job.ad.get("Owner") == wanted and job.status != 3]
     ok = bool(jobs) and all(may_manage(job) and request_removal(job, me) for job in jobs)
     if ok:
         print(f"All jobs of user \"{wanted}\" have been marked for removal")
     else:
-        print(f"Couldn't find/remove all of user {wanted}'s job(s)", file=sys.stderr)
+        _failure(f"Couldn't find/remove all jobs of user \"{wanted}\"")
     return ok
 
 
