@@ -23,6 +23,19 @@ def on_term(signum, frame):
     with open("jupyter/saved.txt", "w") as handle:
         handle.write("saved on SIGTERM")
     sys.exit(0)
+if mode == "term-with-child":
+    # a child in the job's process group that notes a SIGTERM, if it gets one
+    subprocess.Popen([sys.executable, "-c", "import signal, time\\n"
+                      "def note(*_): open('jupyter/child-got-term.txt', 'w').close()\\n"
+                      "signal.signal(signal.SIGTERM, note)\\n"
+                      "open('jupyter/child-ready.txt', 'w').close()\\n"
+                      "while True: time.sleep(0.05)"])
+    while not os.path.exists("jupyter/child-ready.txt"):
+        time.sleep(0.05)
+    def on_term_later(signum, frame):
+        time.sleep(1)  # time for a signal to the process group to reach the child too
+        on_term(signum, frame)
+    signal.signal(signal.SIGTERM, on_term_later)
 if mode == "exit-on-term":
     signal.signal(signal.SIGTERM, on_term)
 elif mode == "ignore-term":
@@ -73,6 +86,16 @@ def test_rm_sends_sigterm_and_a_job_that_exits_gets_its_output_transferred(
     assert pool.run("condor_rm", str(cluster)).returncode == 0
     _gone(pool, cluster)
     assert (submit_dir / "jupyter/saved.txt").read_text() == "saved on SIGTERM"
+
+
+def test_rm_sends_sigterm_to_the_jobs_main_process_only(pool: Pool, submit_dir: Path):
+    # HTCondor 25.0's starter signals the job's pid, not its process group: the job's
+    # children get nothing until the hard kill, and must be stopped by the job itself.
+    cluster, _pids = _submit(pool, submit_dir, "term-with-child")
+    assert pool.run("condor_rm", str(cluster)).returncode == 0
+    _gone(pool, cluster)
+    assert (submit_dir / "jupyter/saved.txt").read_text() == "saved on SIGTERM"
+    assert not (submit_dir / "jupyter/child-got-term.txt").exists()
 
 
 def test_job_ignoring_sigterm_is_killed_after_the_grace_and_nothing_comes_back(

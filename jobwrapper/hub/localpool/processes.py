@@ -66,6 +66,12 @@ def signal_job(session: int, signum: int) -> None:
         os.killpg(session, signum)
 
 
+def signal_main(pid: int, signum: int) -> None:
+    """Send a signal to the job's main process only, as a starter's soft kill does."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signum)
+
+
 def kill_all(session: int, marker: tuple[str, str], rounds: int = 20) -> None:
     """SIGKILL every process of the job, including escaped ones, and reap our children."""
     for _ in range(rounds):

@@ -4,7 +4,8 @@ condor_submit starts it detached (own session, no terminal, stdio on /dev/null),
 running as the submitting user. It keeps the job idle for the pool's idle delay and
 until the slot has room, then sets up the scratch dir, transfers input, writes the
 ads, runs the job in its own session and waits. SIGTERM from condor_rm starts a
-vacate: SIGTERM to the job, SIGKILL after the grace (MachineMaxVacateTime). Output is
+vacate: SIGTERM to the job's main process (not to its process group, as a real
+starter), SIGKILL to all of the job after the grace (MachineMaxVacateTime). Output is
 transferred back when the job exits by itself (on removal only with
 ON_EXIT_OR_EVICT). Then the record lingers briefly and moves to history/.
 If the record dir disappears (pool dir cleaned up) it kills the job and exits.
@@ -26,7 +27,7 @@ from .config import PoolConfig, PoolLayout
 from .expressions import is_true
 from .jobad import Slot, running_updates, schedd_address
 from .jobspec import JobSpec
-from .processes import become_subreaper, kill_all, reap_children, signal_job
+from .processes import become_subreaper, kill_all, reap_children, signal_main
 from .records import ShadowInfo, process_start_time, read_json, write_ad, write_shadow
 
 POLL = 0.05
@@ -192,7 +193,9 @@ class Shadow:
         else:
             self.update(JobStatus=5, LastJobStatus=2, EnteredCurrentStatus=now, HoldReason=reason,
                         HoldReasonCode=47)
-        signal_job(session, signal.SIGTERM)
+        # As a starter does: the soft kill signal goes to the job's main process only;
+        # its children are the job's business until the hard kill.
+        signal_main(session, signal.SIGTERM)
         deadline = time.time() + (0 if self.hard_kill else self.config.vacate_grace)
         status = None
         while status is None and time.time() < deadline and not self.hard_kill:
