@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import stat
@@ -118,8 +119,9 @@ def test_the_commands_exit_code_is_returned(pool: Pool, submit_dir: Path):
 
 
 def _start_forward(pool: Pool, cluster: int, ssh: str, user: str | None = None):
+    """In a process group of its own, as the hub's tunnel starts it."""
     argv = pool.argv("condor_ssh_to_job", "-auto-retry", "-ssh", ssh, str(cluster), user=user)
-    return subprocess.Popen(argv, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(argv, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _echo_through(connect) -> bytes:
@@ -130,7 +132,8 @@ def _echo_through(connect) -> bytes:
 
 
 def _stop(process: subprocess.Popen) -> str:
-    process.send_signal(signal.SIGTERM)
+    """SIGTERM to the process group (condor_ssh_to_job and its "ssh"), as the tunnel does."""
+    os.killpg(process.pid, signal.SIGTERM)
     _out, err = process.communicate(timeout=10)
     return err
 
@@ -207,13 +210,85 @@ def test_forwarding_ends_by_itself_when_the_job_leaves_the_queue(pool: Pool, sub
     assert forward.wait(timeout=20) == 255
 
 
-def test_sigterm_ends_forwarding_and_removes_the_hub_side_socket(pool: Pool, submit_dir: Path):
+def test_forwarding_that_ends_with_the_job_says_connection_to_condor_job_closed(
+    pool: Pool, submit_dir: Path
+):
+    # HTCondor 25.0: ssh's host name is "condor-job." + the slot's machine.
+    cluster = pool.submit(sleeper(), submit_dir)
+    forward = _start_forward(pool, cluster, f"ssh -N -L {free_port()}:localhost:1")
+    ready_ssh(pool, cluster, "true")
+    host = pool.run("condor_q", str(cluster), "-af", "RemoteHost").stdout.strip()
+    pool.run("condor_rm", str(cluster))
+    _out, err = forward.communicate(timeout=20)
+    assert err.splitlines()[-1] == (
+        f"Connection to condor-job.{host.split('@')[1]} closed by remote host.")
+
+
+def test_sigterm_to_the_process_group_ends_forwarding_silently(pool: Pool, submit_dir: Path):
+    # HTCondor 25.0: condor_ssh_to_job dies of the signal, ssh exits without a word.
+    cluster = pool.submit(sleeper(), submit_dir)
+    ready_ssh(pool, cluster, "true")  # reachable: -auto-retry has nothing to say
+    port = free_port()
+    forward = _start_forward(pool, cluster, f"ssh -N -L {port}:localhost:1")
+    wait_for(lambda: _port_open(port), what="the forward to listen")
+    assert _stop(forward) == ""
+    assert forward.returncode == -signal.SIGTERM
+    assert not _port_open(port)
+
+
+def test_sigterm_to_condor_ssh_to_job_alone_leaves_the_forward_running(
+    pool: Pool, submit_dir: Path
+):
+    # HTCondor 25.0: ssh is condor_ssh_to_job's child and outlives it; only a signal to
+    # the whole process group (what the hub's tunnel sends) ends the forward.
+    cluster = pool.submit(sleeper(), submit_dir)
+    port = free_port()
+    forward = _start_forward(pool, cluster, f"ssh -N -L {port}:localhost:1")
+    try:
+        wait_for(lambda: _port_open(port), what="the forward to listen")
+        forward.send_signal(signal.SIGTERM)
+        assert forward.wait(timeout=10) == -signal.SIGTERM
+        assert _port_open(port)
+    finally:
+        os.killpg(forward.pid, signal.SIGTERM)
+    wait_for(lambda: not _port_open(port), what="the orphaned forward to end")
+
+
+def test_the_hub_side_socket_stays_when_forwarding_ends(pool: Pool, submit_dir: Path):
+    # As OpenSSH leaves it; socket mode's command therefore uses StreamLocalBindUnlink=yes.
     cluster = pool.submit(sleeper(), submit_dir)
     local = submit_dir / "tunnel.sock"
     forward = _start_forward(pool, cluster, f"ssh -N -L {local}:/nonexistent.sock")
     wait_for(local.exists, what="the hub-side socket")
-    assert "Killed by signal 15." in _stop(forward)
-    assert not local.exists()
+    _stop(forward)
+    assert stat.S_ISSOCK(local.stat().st_mode)
+
+
+def test_ssh_to_a_held_job_prints_the_hold_reason(pool: Pool, submit_dir: Path):
+    cluster = pool.submit(sleeper(extra="allowed_execute_duration = 1"), submit_dir)
+    pool.wait_status(cluster, "5")
+    reason = pool.run("condor_q", str(cluster), "-af", "HoldReason").stdout.strip()
+    result = pool.run("condor_ssh_to_job", "-auto-retry", str(cluster), "true")
+    assert (result.returncode, result.stderr) == (1, f'The job is on hold: "{reason}".\n')
+
+
+def test_auto_retry_says_it_is_waiting_for_the_job_to_start(make_pool):
+    pool = make_pool(idle_delay=1)
+    cluster = pool.submit(sleeper(), pool.root)
+    result = pool.run("condor_ssh_to_job", "-auto-retry", str(cluster), "true")
+    assert (result.returncode, result.stderr) == (0, "Waiting for job to start...\n")
+
+
+def test_command_runs_through_the_callers_shell_so_nologin_refuses(
+    pool: Pool, submit_dir: Path
+):
+    # HTCondor 25.0: condor_ssh_to_job asks for the caller's $SHELL; sudo -u USER sets it
+    # to USER's shell, and for a nologin account the command never runs.
+    cluster = pool.submit(sleeper(), submit_dir)
+    ready_ssh(pool, cluster, "true")
+    env = dict(os.environ, SHELL="/usr/sbin/nologin")
+    result = pool.run("condor_ssh_to_job", str(cluster), "echo ran", env=env)
+    assert (result.returncode, result.stdout) == (1, "This account is currently not available.\n")
 
 
 def test_ssh_options_that_would_leave_loopback_are_refused(pool: Pool, submit_dir: Path):

@@ -135,12 +135,10 @@ class Forwarder:
         _relay(client, remote)
 
     def close(self) -> None:
-        """Stop listening and remove the unix sockets this process created."""
-        for forward, listener in self.listeners:
+        """Stop listening. A hub-side unix socket file stays, as OpenSSH leaves it (that
+        is what StreamLocalBindUnlink=yes is for)."""
+        for _forward, listener in self.listeners:
             listener.close()
-            if forward.listen_path:
-                with contextlib.suppress(OSError):
-                    os.unlink(forward.listen_path)
         self.listeners = []
 
 

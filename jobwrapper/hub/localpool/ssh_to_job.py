@@ -5,6 +5,14 @@ owner in the job's environment and working dir, and/or forwards -L ports and uni
 sockets until killed or until the job leaves the queue. Failures print HTCondor's
 messages and exit 1; a forward that cannot listen with ExitOnForwardFailure=yes
 exits 255 with ssh's messages, as ssh itself does.
+
+As on HTCondor 25.0 (cross-checked): with -N the forwarding runs in a child process
+(a real condor_ssh_to_job runs ssh as its child). SIGTERM to the condor_ssh_to_job
+process alone kills it silently and leaves the child forwarding; SIGTERM to the
+process group ends both, silently (ssh reports signals only with -v). The hub-side
+unix socket stays in place when forwarding ends, as OpenSSH leaves it. CMD runs
+through the shell named by the caller's $SHELL (ssh_to_job asks the starter for it;
+/bin/bash when unset), so a caller whose $SHELL is nologin gets nologin's message.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 from . import netns
@@ -26,6 +35,8 @@ from .remove import may_manage
 from .ssh_options import Forward, SshOptionError, SshOptions, parse_ssh_command
 
 RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
+WAITING = "Waiting for job to start..."
+SESSION_USER = "condor-user"  # USER and LOGNAME in an ssh_to_job session
 NOT_IN_QUEUE = "Unable to fetch job ad; is it still in the queue?"
 USAGE = "Usage: condor_ssh_to_job [-auto-retry] [-ssh \"ssh OPTIONS\"] <job-id> [command]"
 EXIT_SSH = 255
@@ -75,10 +86,15 @@ def wait_for_job(
 ) -> JobRecord:
     """The running, reachable job, or SshToJobError with HTCondor's message."""
     me = pwd.getpwuid(os.getuid()).pw_name
+    waiting = False
     while True:
         job = load_record(layout, cluster)
         if job is None:
             raise SshToJobError(NOT_IN_QUEUE)
+        if job.status == 5:
+            reason = job.ad.get("HoldReason")
+            raise SshToJobError(f'The job is on hold: "{reason}".' if reason
+                                else "The job is on hold for an unknown reason.")
         if not may_manage(job):
             raise SshToJobError(
                 f"{me} is not authorized for access to the starter for job {cluster}.0"
@@ -87,6 +103,9 @@ def wait_for_job(
             return job
         if not auto_retry:
             raise SshToJobError(RETRY_HINT)
+        if not waiting:
+            print(WAITING, file=sys.stderr, flush=True)
+            waiting = True
         time.sleep(min(0.5, max(0.05, config.ssh_ready_delay / 5)))
 
 
@@ -99,20 +118,24 @@ def _as_owner(uid: int) -> dict[str, object]:
         account.pw_name, account.pw_gid)}
 
 
-def _shell(uid: int) -> str:
-    shell = pwd.getpwuid(uid).pw_shell or "/bin/sh"
-    return "/bin/sh" if shell.endswith(("nologin", "false")) else shell
+def _shell() -> str:
+    """The session's shell: the caller's $SHELL if it can be run, else /bin/bash, as the
+    starter chooses it (a nologin $SHELL is taken as it is, and refuses)."""
+    shell = os.environ.get("SHELL", "")
+    return shell if shell and os.access(shell, os.X_OK) else "/bin/bash"
 
 
 def run_command(job: JobRecord, command: list[str]) -> int:
     """CMD through the owner's shell, in the job's environment and dir (like sshd)."""
     saved = read_json(job.path / "environ.json")
     uid = job.owner_uid
-    shell = _shell(uid)
+    shell = _shell()
     argv = [shell, "-c", " ".join(command)] if command else [shell, "-l"]
+    environment = dict(saved["environment"], USER=SESSION_USER, LOGNAME=SESSION_USER,
+                       SHELL=shell)
     preexec = netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
     process = subprocess.Popen(
-        argv, cwd=saved["cwd"], env=saved["environment"], preexec_fn=preexec, **_as_owner(uid)
+        argv, cwd=saved["cwd"], env=environment, preexec_fn=preexec, **_as_owner(uid)
     )
     while True:
         try:
@@ -134,18 +157,19 @@ def _connector(job: JobRecord):
     return connect
 
 
-def forward_until_gone(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
-    """Forward until SIGTERM/SIGINT/SIGHUP or until the job leaves the queue."""
+def _closed_message(job: JobRecord) -> str:
+    """What ssh prints when the job's sshd goes away; its host is `condor-job.<machine>`."""
+    slot = str(job.ad.get("RemoteHost") or job.ad.get("LastRemoteHost") or "")
+    return f"Connection to condor-job.{slot.rpartition('@')[2]} closed by remote host."
+
+
+def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
+    """ssh's part: forward until SIGTERM/SIGINT/SIGHUP (exit 255, silently, as ssh
+    without -v) or until the job leaves the queue or stops running."""
     forwarder = Forwarder(options, _connector(job))
     stop = threading.Event()
-    caught: list[int] = []
-
-    def on_signal(signum: int, _frame: object) -> None:
-        caught.append(signum)
-        stop.set()
-
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(signum, on_signal)
+        signal.signal(signum, lambda *_: stop.set())
     try:
         forwarder.start()
     except ForwardFailure:
@@ -154,13 +178,33 @@ def forward_until_gone(layout: PoolLayout, job: JobRecord, options: SshOptions) 
         while not stop.wait(0.25):
             current = load_record(layout, job.cluster)
             if current is None or current.status != 2:
-                print(f"Connection to {job.ad.get('RemoteHost', 'the job')} closed by remote host.",
-                      file=sys.stderr)
+                print(_closed_message(job), file=sys.stderr)
                 return EXIT_SSH
     finally:
         forwarder.close()
-    print(f"Killed by signal {caught[0]}.", file=sys.stderr)
     return EXIT_SSH
+
+
+def forward_until_gone(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
+    """Forward in a child process (the "ssh"), as condor_ssh_to_job runs ssh; our exit
+    code is the child's. Signals kill this process by their default action."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        code = EXIT_SSH
+        try:
+            code = _forward(layout, job, options)
+        except BaseException:  # the child must never return into our code
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else EXIT_SSH
 
 
 def ssh_to_job(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
