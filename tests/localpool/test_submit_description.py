@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from jobwrapper.hub.localpool.classads import Expr
-from jobwrapper.hub.localpool.expressions import is_true
+from jobwrapper.hub.localpool.expressions import is_true, valid_syntax
+from jobwrapper.hub.localpool.jobad import provision
 from jobwrapper.hub.localpool.jobspec import build_spec
 from jobwrapper.hub.localpool.quoting import (
     join_v2,
@@ -138,17 +139,45 @@ def test_getenv_copies_the_submitters_environment_and_environment_wins(tmp_path:
     ("text", "message"),
     [
         ("arguments = x\nqueue", "No 'executable' parameter was provided"),
-        ("executable = /no/such/file\nqueue", "Executable file /no/such/file does not exist"),
-        ("executable = /bin/true\nthis line is wrong\nqueue", "on Line 2 of submit file"),
-        ("executable = /bin/true\n", "no `queue` statement"),
+        ("executable = /no/such/file\nqueue", "Can't access executable file /no/such/file"),
+        ("executable = /bin/true\nthis line is wrong\nqueue", "on Line 2 of <stdin>"),
         ("executable = /bin/true\nrequest_memory = lots\nqueue", "request_memory = lots"),
+        ("executable = /bin/true\nperiodic_remove = (a ==\nqueue",
+         "Parse error in expression: \n\tPeriodicRemove = (a =="),
+        ("executable = /bin/true\nwhen_to_transfer_output = never\nqueue",
+         "invalid value (never) for WhenToTransferOutput"),
     ],
 )
-def test_bad_descriptions_raise_one_line_messages(text: str, message: str, tmp_path: Path):
+def test_bad_descriptions_raise_condor_submits_messages(text: str, message: str, tmp_path: Path):
     with pytest.raises(SubmitError) as raised:
         spec_of(text, tmp_path)
     assert message in str(raised.value)
-    assert "\n" not in str(raised.value)
+    assert raised.value.text.rstrip("\n").count("\n") <= 3  # one message, no traceback
+
+
+@pytest.mark.parametrize("text", [
+    "(JobStatus == 2) && ((time() - EnteredCurrentStatus) > MaxRuntime)",
+    "MY.x =?= undefined", "a ? b : c", "a ?: b", '{1, 2, "x"}', "[a = 1; b = 2;]",
+    'regexp("a.*", Name, "i")', "ifThenElse(x isnt undefined, x, 0)", "-1.5e3", "x[0]",
+    "TARGET.Memory >= 1024", "10 * 60",
+])
+def test_valid_classad_expressions_pass_the_syntax_check(text: str):
+    assert valid_syntax(text)
+
+
+@pytest.mark.parametrize("text", ["3600 +", "(JobStatus ==", "a b", "f(,)", "{1,}",
+                                  '"open', "a ? b", ""])
+def test_invalid_classad_expressions_fail_the_syntax_check(text: str):
+    assert not valid_syntax(text)
+
+
+def test_an_attribute_holding_an_expression_is_evaluated_by_periodic_remove():
+    # +MaxRuntime = 6 * 3600 is an expression in the ad; it used to crash the shadow.
+    ad = {"JobCurrentStartDate": 1000, "MaxRuntime": Expr("6 * 3600")}
+    expression = "(time() - JobCurrentStartDate) > MaxRuntime"
+    assert not is_true(expression, ad, now=1000 + 6 * 3600)
+    assert is_true(expression, ad, now=1001 + 6 * 3600)
+    assert not is_true("MaxRuntime > 3", {"MaxRuntime": "x"}, now=0)
 
 
 def test_periodic_remove_after_a_runtime_is_true_only_once_it_is_exceeded():
@@ -164,3 +193,11 @@ def test_unsupported_or_undefined_periodic_remove_never_removes():
     assert not is_true("(time() - JobCurrentStartDate) > MaxRuntime", ad, now=10**9)
     assert not is_true('regexp("x", Owner)', ad, now=10**9)
     assert not is_true("TARGET.Memory > 1", ad, now=10**9)
+
+
+@pytest.mark.parametrize(("requested", "provisioned"), [(7, 2048), (1048576, 1049600)])
+def test_disk_is_provisioned_with_the_startds_slop(requested: int, provisioned: int,
+                                                   tmp_path: Path):
+    # HTCondor 25.0 (cross-checked): quantize(RequestDisk, 1024) plus 1024 KiB of slop.
+    spec = spec_of(f"executable = /bin/true\nrequest_disk = {requested}\nqueue", tmp_path)
+    assert provision(spec, 1, "vm", slot_disk=78177584).disk == provisioned

@@ -38,7 +38,8 @@ def run_tool(name: str, argv: list[str], pool_dir: str | None = None) -> int:
     try:
         return _dispatch(name, argv, layout)
     except SubmitError as error:
-        print(f"ERROR: {error}", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.write(error.text)
         return 1
     except (PoolError, QueryUsageError) as error:
         print(f"{name}: {error}", file=sys.stderr)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from .quoting import QuotingError, parse_arguments, parse_environment
-from .submit_file import SubmitError, SubmitFile
+from .submit_file import EXPRESSION_COMMANDS, SubmitError, SubmitFile, check_expression
 
 _MEMORY_UNITS = {"": 1, "K": 1 / 1024, "M": 1, "G": 1024, "T": 1024 * 1024}
 _DISK_UNITS = {"": 1, "K": 1, "M": 1024, "G": 1024**2, "T": 1024**3}
@@ -126,13 +126,29 @@ def _resolve(base: Path, path: str) -> Path:
 
 
 def _executable(commands: dict[str, str], iwd: Path) -> str:
+    """The executable's path. condor_submit checks it only when it is transferred (the
+    default); with transfer_executable = false it must exist on the execute side, and a
+    missing one puts the job on hold when it starts."""
     executable = command(commands, "executable")
     if not executable:
         raise SubmitError("No 'executable' parameter was provided")
     path = _resolve(iwd, executable)
-    if not path.is_file():
-        raise SubmitError(f"Executable file {path} does not exist")
+    transferred = parse_bool(
+        "transfer_executable", command(commands, "transfer_executable"), True)
+    if transferred and not os.access(path, os.F_OK):
+        raise SubmitError(
+            f"Can't access executable file {path}: No such file or directory", blank=True)
     return str(path)
+
+
+def _check_expressions(submit: SubmitFile) -> None:
+    """The expressions condor_submit parses: custom attributes and the policy commands."""
+    for name, text in submit.custom.items():
+        check_expression(name, text)
+    for name, attribute in EXPRESSION_COMMANDS.items():
+        text = command(submit.commands, name)
+        if text:
+            check_expression(attribute, text)
 
 
 def _transfer(commands: dict[str, str], iwd: Path) -> tuple[bool, str, list[str]]:
@@ -140,8 +156,8 @@ def _transfer(commands: dict[str, str], iwd: Path) -> tuple[bool, str, list[str]
     mode = _TRANSFER_MODES.get(mode_text.upper())
     if mode is None:
         raise SubmitError(
-            f"should_transfer_files = {mode_text} is not valid; use YES, NO or IF_NEEDED"
-        )
+            f"invalid value ({mode_text}) for ShouldTransferFiles. Please either specify \n"
+            "YES, NO, or IF_NEEDED and try again. ", blank=True)
     inputs = split_list(command(commands, "transfer_input_files"))
     # The local pool shares the submit side's file system, so IF_NEEDED means no transfer.
     transfer = mode == "YES"
@@ -150,10 +166,8 @@ def _transfer(commands: dict[str, str], iwd: Path) -> tuple[bool, str, list[str]
     for item in inputs:
         if "://" in item:
             raise SubmitError(f"transfer_input_files: URL {item} is not supported by this pool")
-        if not _resolve(iwd, item.rstrip("/")).exists():
-            raise SubmitError(
-                f"Can't open {_resolve(iwd, item)}  with flags 00 (No such file or directory)"
-            )
+    # Missing input files are not checked here, as by condor_submit: the job is held
+    # when its input is transferred.
     return transfer, mode, inputs
 
 
@@ -162,13 +176,15 @@ def build_spec(submit: SubmitFile, cwd: Path, environ: dict[str, str]) -> tuple[
     commands = submit.commands
     iwd = _resolve(cwd, command(commands, "initialdir") or ".")
     if not iwd.is_dir():
-        raise SubmitError(f"initialdir {iwd} does not exist or is not a directory")
+        raise SubmitError(f"No such directory: {iwd}")
+    _check_expressions(submit)
     transfer, mode, inputs = _transfer(commands, iwd)
-    when = (command(commands, "when_to_transfer_output") or "ON_EXIT").upper()
+    when_text = command(commands, "when_to_transfer_output") or "ON_EXIT"
+    when = when_text.upper()
     if when not in _WHEN_TO_TRANSFER:
         raise SubmitError(
-            f"when_to_transfer_output = {when} is not valid; use ON_EXIT or ON_EXIT_OR_EVICT"
-        )
+            f"invalid value ({when_text}) for WhenToTransferOutput. Please either specify \n"
+            "ON_EXIT, or ON_EXIT_OR_EVICT and try again. ", blank=True)
     outputs_text = command(commands, "transfer_output_files")
     try:
         arguments = parse_arguments(command(commands, "arguments"))[0]

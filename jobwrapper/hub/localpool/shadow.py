@@ -29,9 +29,22 @@ from .jobad import Slot, running_updates, schedd_address
 from .jobspec import JobSpec
 from .processes import become_subreaper, kill_all, reap_children, signal_main
 from .records import ShadowInfo, process_start_time, read_json, write_ad, write_shadow
+from .transfer import InputTransferError
 
 POLL = 0.05
 REMOVED_BY_FILE = "removed_by"
+
+
+def input_failure_reason(error: InputTransferError, access_point: str,
+                         slot: str) -> tuple[str, int, int]:
+    """The hold reason, code and subcode of a failed input transfer, as HTCondor 25.0's."""
+    path, first = error.failures[0]
+    errno = first.errno or 0
+    reason = (f"Transfer input files failure at access point {access_point} while sending "
+              f"files to execution point {slot}. Details: {len(error.failures)} total "
+              f"failures: first failure: reading from file {path}: (errno {errno}) "
+              f"{first.strerror}")
+    return reason, 13, errno
 
 
 class Shadow:
@@ -128,16 +141,26 @@ class Shadow:
             starter.save_environment(self.record, self.job)
             userlog.executing(self.log, self.cluster, self.address, slot.name)
             self.process = starter.launch(self.job, self.config)
+        except InputTransferError as error:
+            self.hold_at_start(*input_failure_reason(error, self.config.host(), slot.name))
+            return None
         except OSError as error:
-            reason = f"Error from {slot.name}: Failed to execute '{self.spec.executable}': {error}"
-            self.release_slot(JobStatus=5, LastJobStatus=2, HoldReason=reason, HoldReasonCode=6,
-                              EnteredCurrentStatus=int(time.time()))
-            userlog.held(self.log, self.cluster, reason)
+            arguments = " ".join(self.spec.arguments)
+            reason = (f"Error from {slot.name}: Failed to execute '{self.spec.executable}'"
+                      f"{' with arguments ' + arguments if arguments else ''}: "
+                      f"(errno={error.errno}: '{error.strerror}')")
+            self.hold_at_start(reason, 6, error.errno or 0)
             return None
         self.info.started_at = time.time()
         self.info.netns_pid = self.job.netns_pid
         write_shadow(self.record, self.info)
         return self.process.pid
+
+    def hold_at_start(self, reason: str, code: int, subcode: int) -> None:
+        """The job could not start: held, with HTCondor's reason and codes."""
+        self.release_slot(JobStatus=5, LastJobStatus=2, HoldReason=reason, HoldReasonCode=code,
+                          HoldReasonSubCode=subcode, EnteredCurrentStatus=int(time.time()))
+        userlog.held(self.log, self.cluster, reason)
 
     def supervise(self, session: int) -> None:
         """Wait for the job to exit, for condor_rm, or for periodic_remove."""

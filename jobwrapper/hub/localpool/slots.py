@@ -50,7 +50,7 @@ def claim(
         fcntl.flock(handle, fcntl.LOCK_EX)
         text = handle.read().strip()
         slot_id = int(text) if text.isdigit() else 1
-        slot = provision(spec, slot_id, config.host())
+        slot = provision(spec, slot_id, config.host(), config.slot_disk)
         if not fits(config, used_resources(layout), slot):
             return None
         mark_running(slot)

@@ -1,8 +1,10 @@
 """`condor_submit [FILE|-]`: queue one job and start its detached shadow.
 
-Output and exit codes as HTCondor's: `Submitting job(s).` and
-`1 job(s) submitted to cluster N.` (exit 0); a bad description prints
-`ERROR: <what is wrong>` on stderr and exits 1.
+Output and exit codes as HTCondor 25.0's (cross-checked): `Submitting job(s)` is
+printed first, then `.` and `1 job(s) submitted to cluster N.` (exit 0); a bad
+description leaves `Submitting job(s)` without a newline on stdout and prints
+condor_submit's `ERROR: ...` lines on stderr (exit 1). `condor_submit -` is verbose,
+as the real one is: it prints `** Proc N.0:` and the job ad, and no summary line.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import time
 import traceback
 from pathlib import Path
 
+from .classads import render_ad
 from .config import PoolConfig, PoolError, PoolLayout
 from .jobad import SubmitContext, queue_ad
 from .jobspec import build_spec
@@ -24,8 +27,9 @@ from .submit_file import SubmitError, expand_macros, parse_submit
 USAGE = "Usage: condor_submit [options] [- | <submit-file>]"
 
 
-def _read_description(argv: list[str]) -> tuple[str, str]:
-    """(submit text, file name for JobSubmitFile) from the command line or stdin."""
+def _read_description(argv: list[str]) -> tuple[str, str, bool]:
+    """(submit text, file name for JobSubmitFile, whether it is `-`) from the command
+    line or stdin."""
     files = [arg for arg in argv if arg == "-" or not arg.startswith("-")]
     options = [arg for arg in argv if arg.startswith("-") and arg != "-"]
     if options:
@@ -33,11 +37,12 @@ def _read_description(argv: list[str]) -> tuple[str, str]:
     if len(files) > 1:
         raise SubmitError(f"only one submit file may be given; {USAGE}")
     if not files or files[0] == "-":
-        return sys.stdin.read(), ""
+        return sys.stdin.read(), "", bool(files)
     try:
-        return Path(files[0]).read_text(), files[0]
+        return Path(files[0]).read_text(), files[0], False
     except OSError as error:
-        raise SubmitError(f"Can't open file {files[0]}: {error.strerror}") from None
+        raise SubmitError(f"Failed to open command file ({files[0]}) ({error.strerror})",
+                          blank=True) from None
 
 
 def start_shadow(layout: PoolLayout, config: PoolConfig, cluster: int) -> None:
@@ -68,8 +73,10 @@ def start_shadow(layout: PoolLayout, config: PoolConfig, cluster: int) -> None:
 
 def submit(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
     """The condor_submit command; returns its exit code."""
-    text, file_name = _read_description(argv)
-    parsed = parse_submit(text)
+    text, file_name, verbose = _read_description(argv)
+    if not verbose:
+        print("Submitting job(s)", end="", flush=True)
+    parsed = parse_submit(text, file_name or "<stdin>")
     layout.ensure()
     cluster = allocate_cluster(layout)
     expanded = expand_macros(parsed, cluster)
@@ -84,10 +91,12 @@ def submit(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
         submit_file=file_name,
     )
     ad = queue_ad(expanded, spec, mode, context)
-    print("Submitting job(s).", flush=True)
     record = create_record(layout, cluster)
     write_private(record, "spec.json", spec.to_dict())
     write_ad(record, ad)
     start_shadow(layout, config, cluster)
-    print(f"1 job(s) submitted to cluster {cluster}.", flush=True)
+    if verbose:
+        print(f"\n** Proc {cluster}.0:\n{render_ad(ad)}", flush=True)
+    else:
+        print(f".\n1 job(s) submitted to cluster {cluster}.", flush=True)
     return 0

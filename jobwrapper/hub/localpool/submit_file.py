@@ -15,7 +15,38 @@ from .classads import Value, parse_literal
 
 
 class SubmitError(ValueError):
-    """A bad submit description; printed as `ERROR: <message>`, exit 1."""
+    """A bad submit description; exit 1. `text` is all condor_submit prints on stderr:
+    `ERROR: <message>`, after an empty line where HTCondor 25.0 prints one (`blank`),
+    and followed by `trailer`."""
+
+    def __init__(self, message: str, *, blank: bool = False, trailer: str = "") -> None:
+        super().__init__(message)
+        self.text = ("\n" if blank else "") + f"ERROR: {message}\n" + trailer
+
+
+def line_error(number: int, source: str, detail: str = "") -> SubmitError:
+    """condor_submit's error for a line it cannot read (its detail is usually empty)."""
+    return SubmitError(f"on Line {number} of {source}: {detail}", blank=True,
+                       trailer=f"\nERROR: Failed to parse command file (line {number}).\n")
+
+
+# Commands whose value condor_submit parses as a ClassAd expression, and the attribute
+# its "Parse error in expression" message names.
+EXPRESSION_COMMANDS = {
+    "periodic_remove": "PeriodicRemove",
+    "periodic_hold": "PeriodicHold",
+    "periodic_release": "PeriodicRelease",
+    "on_exit_remove": "OnExitRemove",
+    "on_exit_hold": "OnExitHold",
+}
+
+
+def check_expression(attribute: str, text: str) -> None:
+    """condor_submit's check of an expression's syntax (values are not checked)."""
+    from .expressions import valid_syntax
+
+    if not valid_syntax(text):
+        raise SubmitError(f"Parse error in expression: \n\t{attribute} = {text}\n\t")
 
 
 _MACRO = re.compile(r"\$(ENV)?\(([A-Za-z_][\w.]*)(?::([^)]*))?\)", re.IGNORECASE)
@@ -59,20 +90,20 @@ def _logical_lines(text: str) -> list[tuple[int, str]]:
     return lines
 
 
-def _parse_queue(number: int, rest: str) -> int:
+def _parse_queue(number: int, rest: str, source: str) -> int:
     rest = rest.strip()
     if not rest:
         return 1
     if not rest.isdigit():
-        raise SubmitError(
-            f"on Line {number} of submit file: this local pool supports `queue` and "
-            f"`queue N` only, not `queue {rest}`"
-        )
+        raise line_error(number, source, "this local pool supports `queue` and `queue N` "
+                         f"only, not `queue {rest}`")
     return int(rest)
 
 
-def parse_submit(text: str) -> SubmitFile:
-    """Parse submit text; raises SubmitError with HTCondor-like one-line messages."""
+def parse_submit(text: str, source: str = "<stdin>") -> SubmitFile:
+    """Parse submit text; raises SubmitError with condor_submit's messages. `source` is
+    the file name as given, or `<stdin>`. Without a `queue` statement, one job is
+    queued, as HTCondor 25.0's condor_submit does."""
     commands: dict[str, str] = {}
     custom_raw: dict[str, str] = {}
     queue_count = 0
@@ -80,31 +111,26 @@ def parse_submit(text: str) -> SubmitFile:
         head = line.split(None, 1)
         if head[0].lower() == "queue" and (len(head) == 1 or "=" not in head[1][:1]):
             if queue_count:
-                raise SubmitError(
-                    f"on Line {number} of submit file: only one `queue` statement is "
-                    "supported by this local pool"
-                )
-            queue_count = _parse_queue(number, head[1] if len(head) > 1 else "")
+                raise line_error(number, source, "only one `queue` statement is supported by "
+                                 "this local pool")
+            queue_count = _parse_queue(number, head[1] if len(head) > 1 else "", source)
             continue
         name, sep, value = line.partition("=")
         name, value = name.strip(), value.strip()
         if not sep or not name:
-            raise SubmitError(
-                f'on Line {number} of submit file: expected "name = value", got: {line}'
-            )
+            raise line_error(number, source)
         if name.startswith("+") or name.lower().startswith("my."):
             attribute = name[1:] if name.startswith("+") else name[3:]
             if not re.fullmatch(r"[A-Za-z_]\w*", attribute):
-                raise SubmitError(f"on Line {number} of submit file: bad attribute name {name}")
+                raise line_error(number, source, f"bad attribute name {name}")
             if not value:
-                raise SubmitError(f"on Line {number} of submit file: {name} has no value")
+                raise line_error(number, source, f"{name} has no value")
             custom_raw[attribute] = value
         else:
             if not re.fullmatch(r"[A-Za-z_][\w.]*", name):
-                raise SubmitError(f"on Line {number} of submit file: bad command name {name}")
+                raise line_error(number, source, f"bad command name {name}")
             commands[name.lower()] = value
-    if not queue_count:
-        raise SubmitError("no `queue` statement in the submit file; no jobs to submit")
+    queue_count = queue_count or 1
     if queue_count != 1:
         raise SubmitError(f"this local pool submits one job per cluster, not `queue {queue_count}`")
     return SubmitFile(commands=commands, custom=custom_raw, queue_count=queue_count)

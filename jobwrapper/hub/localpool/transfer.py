@@ -20,10 +20,32 @@ STARTER_FILES = frozenset(
 )
 
 
+class InputTransferError(OSError):
+    """Input entries that could not be read: (path, error) pairs, the first one first."""
+
+    def __init__(self, failures: list[tuple[Path, OSError]]) -> None:
+        super().__init__(f"{len(failures)} input files could not be read")
+        self.failures = failures
+
+
+def _input_path(iwd: Path, entry: str) -> Path:
+    return iwd / entry.rstrip("/") if not os.path.isabs(entry) else Path(entry.rstrip("/"))
+
+
 def transfer_input(iwd: Path, scratch: Path, entries: list[str]) -> None:
-    """Copy the job's input files and dirs into its scratch dir."""
+    """Copy the job's input files and dirs into its scratch dir; InputTransferError
+    (before anything is copied) if some cannot be read."""
+    failures: list[tuple[Path, OSError]] = []
     for entry in entries:
-        source = iwd / entry.rstrip("/") if not os.path.isabs(entry) else Path(entry.rstrip("/"))
+        source = _input_path(iwd, entry)
+        try:
+            os.stat(source)
+        except OSError as error:
+            failures.append((source, error))
+    if failures:
+        raise InputTransferError(failures)
+    for entry in entries:
+        source = _input_path(iwd, entry)
         if source.is_dir() and entry.endswith("/"):
             shutil.copytree(source, scratch, symlinks=True, dirs_exist_ok=True)
         elif source.is_dir():
