@@ -156,10 +156,17 @@ def test_environment_has_the_same_names_as_a_real_starters(finished_job):
     environ = finished_job[3]["environ"]
     real = Path("/work/shared/jobads/notebook/environ").read_text().splitlines()
     real_names = {line.split("=", 1)[0] for line in real}
-    ignored = {"_CONDOR_BIN"}  # the real pool's install dir; there is none here
+    # _CONDOR_BIN: the real pool's install dir; there is none here. PWD: the sample's
+    # job was a shell script, and its shell set it; a starter does not.
+    ignored = {"_CONDOR_BIN", "PWD"}
     expected = {name for name in real_names if not name.startswith("_CONDOR_ANCESTOR_")} - ignored
     assert expected <= set(environ)
     assert any(name.startswith("_CONDOR_ANCESTOR_") for name in environ)
+
+
+def test_the_starter_sets_no_pwd(finished_job):
+    # HTCondor 25.0 (cross-checked): a job that is not a shell script has no PWD.
+    assert "PWD" not in finished_job[3]["environ"]
 
 
 def test_gpus_are_hidden_as_on_a_real_pool(finished_job):

@@ -3,6 +3,8 @@
 Compare /work/shared/jobads/*/environ: there is no PATH (unless the job's
 environment sets one), the thread variables follow the slot's Cpus unless the job set
 them, GPUs are hidden with 10000, and TMPDIR/TMP/TEMP point to a private tmp dir.
+Nor is there PWD: a real starter does not set it (a shell job's shell does; the
+samples' job was a shell script).
 A real starter bind-mounts that dir on /tmp (so TMPDIR=/tmp); this pool cannot, so
 TMPDIR is `<scratch>/tmp` and /tmp is the machine's.
 """
@@ -55,7 +57,6 @@ def job_environment(
             "TMPDIR": tmp,
             "TMP": tmp,
             "TEMP": tmp,
-            "PWD": job_iwd,
             "_CHIRP_DELAYED_UPDATE_PREFIX": "Chirp*",
             "_CONDOR_SCRATCH_DIR": scratch_dir,
             "_CONDOR_JOB_AD": f"{scratch_dir}/.job.ad",
