@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from jobwrapper.hub.localpool.config import PoolConfig
+
 from .helpers import PYTHON, Pool, sleeper, wait_for
 
 # The job writes its pid (and its escaped child's) into PIDS_DIR, starts, then behaves
@@ -194,3 +196,9 @@ def test_a_job_over_its_allowed_execute_duration_is_held_until_removed(
     assert "exceeded allowed execute duration" in hold_reason
     pool.run("condor_rm", str(cluster))
     _gone(pool, cluster)
+
+
+def test_by_default_ended_jobs_leave_the_queue_at_once():
+    # HTCondor 25.0 (cross-checked): a completed or removed job is gone from condor_q as
+    # soon as it has left its slot; it never shows JobStatus 4, nor 3 after the vacate.
+    assert PoolConfig().leave_queue_delay == 0

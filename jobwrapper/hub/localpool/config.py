@@ -33,8 +33,9 @@ class PoolConfig:
     """Seconds after a job starts during which condor_ssh_to_job fails (real: 5-10 s)."""
     vacate_grace: float = 600.0
     """MachineMaxVacateTime: seconds between SIGTERM and SIGKILL on condor_rm."""
-    leave_queue_delay: float = 0.5
-    """Seconds a finished or removed job keeps its last status before it leaves the queue."""
+    leave_queue_delay: float = 0.0
+    """Seconds a finished or removed job keeps its last status before it leaves the queue.
+    A real 25.0 schedd shows neither 4 nor 3 once the job has left its slot: 0."""
     periodic_interval: float = 1.0
     """Seconds between evaluations of periodic_remove (real: PERIODIC_EXPR_INTERVAL, 60)."""
     slot_cpus: int = 4
