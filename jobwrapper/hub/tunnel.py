@@ -227,23 +227,51 @@ def process_gone(pid: int) -> bool:
     return state in ("Z", "X")
 
 
-def tunnel_still_running(pid: int, port: int, job_id: str, hub_socket: str = "") -> bool:
-    """Whether `pid` still runs a connect-to-job command for this hub port (or, in
-    socket mode, hub socket) and job.
+def group_members(pgid: int) -> list[int]:
+    """Running processes of process group `pgid` (zombies left out)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+            members.append(int(entry))
+    return members
 
-    The command line is checked, so a reused pid is never taken for a tunnel.
-    """
-    if process_gone(pid):
-        return False
+
+def _runs_tunnel(pid: int, port: int, job_id: str, hub_socket: str) -> bool:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
             words = handle.read().decode(errors="replace").split("\0")
     except OSError:
         return False
     if hub_socket:
-        return job_id in words and any(hub_socket in word for word in words)
+        return any(hub_socket in word for word in words)
     port_pattern = re.compile(rf"(?<!\d){port}(?!\d)")
-    return job_id in words and (not port or any(port_pattern.search(word) for word in words))
+    return not port or any(port_pattern.search(word) for word in words)
+
+
+def tunnel_still_running(pid: int, port: int, job_id: str, hub_socket: str = "") -> bool:
+    """Whether `pid` still runs a connect-to-job command for this hub port (or, in
+    socket mode, hub socket) and job; or, once it has gone, a process it left in its
+    process group still forwards that port or socket (condor_ssh_to_job's ssh outlives
+    a condor_ssh_to_job that got a signal).
+
+    The command line is checked, so a reused pid is never taken for a tunnel.
+    """
+    if not process_gone(pid):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as handle:
+                words = handle.read().decode(errors="replace").split("\0")
+        except OSError:
+            return False
+        return job_id in words and _runs_tunnel(pid, port, job_id, hub_socket)
+    return any(_runs_tunnel(member, port, job_id, hub_socket)
+               for member in group_members(pid))
 
 
 class AdoptedTunnel:
@@ -264,8 +292,8 @@ class AdoptedTunnel:
         return self._pid
 
     def alive(self) -> bool:
-        """Whether the process is still running."""
-        return not process_gone(self._pid)
+        """Whether the process, or a process it left in its group, is still running."""
+        return not process_gone(self._pid) or bool(group_members(self._pid))
 
     def stderr_excerpt(self, lines: int = 5) -> str:
         """Its stderr went to the previous hub process."""
@@ -275,9 +303,10 @@ class AdoptedTunnel:
         """SIGTERM, then SIGKILL after `timeout` s."""
         for signum in (signal.SIGTERM, signal.SIGKILL):
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                if os.getpgid(self._pid) == self._pid:  # we started it as a group leader
+                if group_members(self._pid):  # we started it as a group leader
                     os.killpg(self._pid, signum)
-                os.kill(self._pid, signum)
+                if not process_gone(self._pid):
+                    os.kill(self._pid, signum)
             loop = asyncio.get_running_loop()
             deadline = loop.time() + timeout
             while loop.time() < deadline and self.alive():

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import signal
 import socket
+import subprocess
 import sys
+import time
 
 import pytest
 
@@ -133,3 +138,40 @@ time.sleep(60)
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the tunnel outlived the hub")
+
+
+# A connect-to-job leader that leaves a forwarding child in its process group and exits,
+# as condor_ssh_to_job does when only it gets a signal (its ssh keeps the port).
+ORPHANING_LEADER = """
+import os, sys, time
+if os.fork() == 0:
+    os.execv(sys.executable, [sys.executable, "-c", "import time; time.sleep(300)",
+                              "-L", "45123:localhost:8888"])
+time.sleep(0.2)
+"""
+
+
+@pytest.fixture
+def orphaned_forward():
+    leader = subprocess.Popen([sys.executable, "-c", ORPHANING_LEADER], start_new_session=True)
+    leader.wait()
+    deadline = time.monotonic() + 5
+    while not tunnel.group_members(leader.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield leader.pid
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(leader.pid, signal.SIGKILL)
+
+
+def test_a_forward_left_in_the_group_counts_as_the_running_tunnel(orphaned_forward):
+    assert tunnel.process_gone(orphaned_forward)
+    assert tunnel.tunnel_still_running(orphaned_forward, 45123, "12")
+    assert not tunnel.tunnel_still_running(orphaned_forward, 45124, "12")
+
+
+def test_stopping_an_adopted_tunnel_ends_the_forward_it_left_behind(orphaned_forward):
+    adopted = tunnel.AdoptedTunnel(orphaned_forward, LOG)
+    assert adopted.alive()
+    run(adopted.stop(timeout=2.0))
+    assert tunnel.group_members(orphaned_forward) == []
+    assert not adopted.alive()
