@@ -9,9 +9,11 @@ and ``defaults_job`` (import them into your test module or a conftest.py).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -58,11 +60,24 @@ def read_environ(kind: str) -> dict[str, str]:
     return environ
 
 
+_START_DATES = re.compile(r"^(JobCurrentStartDate|JobStartDate|JobLastStartDate"
+                          r"|EnteredCurrentStatus|ShadowBday)(\s*=\s*)\d+\s*$", re.M)
+
+
+def copy_job_ad(source: Path, target: Path) -> None:
+    """Copy a fixture job ad with its start dates set to now: with the dates it was
+    recorded with, the job would be past its MaxRuntime a few hours later and every
+    server started from it would end itself at once."""
+    now = int(time.time())
+    text = _START_DATES.sub(lambda m: f"{m.group(1)}{m.group(2)}{now}", source.read_text())
+    target.write_text(text)
+
+
 def emulate_job(base: Path, kind: str = "notebook", scratch_name: str = "scratch") -> EmulatedJob:
     """Create ``base/scratch_name`` with the ads of ``kind`` and return the job."""
     scratch = base / scratch_name
     scratch.mkdir(parents=True)
-    shutil.copy(JOBADS / kind / "job.ad", scratch / ".job.ad")
+    copy_job_ad(JOBADS / kind / "job.ad", scratch / ".job.ad")
     shutil.copy(JOBADS / kind / "machine.ad", scratch / ".machine.ad")
     home = base / "home"
     home.mkdir(exist_ok=True)

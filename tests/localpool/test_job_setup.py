@@ -154,7 +154,8 @@ def test_environment_has_the_starters_variables_and_no_path(finished_job):
 
 def test_environment_has_the_same_names_as_a_real_starters(finished_job):
     environ = finished_job[3]["environ"]
-    real = Path("/work/shared/jobads/notebook/environ").read_text().splitlines()
+    sample = Path(__file__).resolve().parents[1] / "jobads" / "notebook" / "environ"
+    real = sample.read_text().splitlines()
     real_names = {line.split("=", 1)[0] for line in real}
     # _CONDOR_BIN: the real pool's install dir; there is none here. PWD: the sample's
     # job was a shell script, and its shell set it; a starter does not.

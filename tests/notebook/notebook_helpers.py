@@ -17,7 +17,7 @@ from typing import Callable, Optional
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-JOBADS = Path("/work/shared/jobads/notebook")
+JOBADS = Path(__file__).resolve().parents[1] / "jobads" / "notebook"
 JOBWRAPPER = str(Path(sys.executable).parent / "jobwrapper")
 LMOD_CMD = "/usr/share/lmod/lmod/libexec/lmod"
 needs_lmod = pytest.mark.skipif(not os.path.exists(LMOD_CMD), reason="Debian's lmod missing")
@@ -141,9 +141,11 @@ def make_job(base: Path, config_text: str) -> dict[str, str]:
     """A scratch dir under ``base`` with the notebook job's ads, and its environment."""
     import shutil
 
+    from jobfixtures import copy_job_ad
+
     scratch = base / "scratch"
     scratch.mkdir(parents=True)
-    shutil.copy(JOBADS / "job.ad", scratch / ".job.ad")
+    copy_job_ad(JOBADS / "job.ad", scratch / ".job.ad")
     shutil.copy(JOBADS / "machine.ad", scratch / ".machine.ad")
     (base / "config.toml").write_text(config_text)
     (base / "home").mkdir(exist_ok=True)
