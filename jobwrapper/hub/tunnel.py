@@ -217,38 +217,43 @@ class Tunnel:
             self._process.send_signal(signum)
 
 
-def process_gone(pid: int) -> bool:
-    """True when `pid` has exited (a zombie nobody reaped counts as gone)."""
+def _stat_fields(pid: int | str) -> list[str]:
+    """/proc/PID/stat after the command name: state, ppid, pgrp, ...; [] if gone."""
     try:
         with open(f"/proc/{pid}/stat") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
+            return handle.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return True
-    return state in ("Z", "X")
+        return []
+
+
+def process_gone(pid: int) -> bool:
+    """True when `pid` has exited (a zombie nobody reaped counts as gone)."""
+    fields = _stat_fields(pid)
+    return not fields or fields[0] in ("Z", "X")
 
 
 def group_members(pgid: int) -> list[int]:
     """Running processes of process group `pgid` (zombies left out)."""
     members = []
     for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
-            members.append(int(entry))
+        if entry.isdigit():
+            fields = _stat_fields(entry)
+            if fields and fields[0] not in ("Z", "X") and int(fields[2]) == pgid:
+                members.append(int(entry))
     return members
 
 
-def _runs_tunnel(pid: int, port: int, job_id: str, hub_socket: str) -> bool:
+def _command_line(pid: int) -> list[str]:
+    """The words of /proc/PID/cmdline ([] if it cannot be read)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            words = handle.read().decode(errors="replace").split("\0")
+            return handle.read().decode(errors="replace").split("\0")
     except OSError:
-        return False
+        return []
+
+
+def _forwards(words: list[str], port: int, hub_socket: str) -> bool:
+    """Whether a command line names the hub-side socket or port of the tunnel."""
     if hub_socket:
         return any(hub_socket in word for word in words)
     port_pattern = re.compile(rf"(?<!\d){port}(?!\d)")
@@ -264,14 +269,10 @@ def tunnel_still_running(pid: int, port: int, job_id: str, hub_socket: str = "")
     The command line is checked, so a reused pid is never taken for a tunnel.
     """
     if not process_gone(pid):
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as handle:
-                words = handle.read().decode(errors="replace").split("\0")
-        except OSError:
-            return False
-        return job_id in words and _runs_tunnel(pid, port, job_id, hub_socket)
-    return any(_runs_tunnel(member, port, job_id, hub_socket)
-               for member in group_members(pid))
+        words = _command_line(pid)
+        return job_id in words and _forwards(words, port, hub_socket)
+    member_lines = (_command_line(member) for member in group_members(pid))
+    return any(words and _forwards(words, port, hub_socket) for words in member_lines)
 
 
 class AdoptedTunnel:
