@@ -12,6 +12,7 @@ import asyncio
 import os
 import pwd
 import shlex
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from batchspawner import JobStatus
@@ -62,6 +63,26 @@ async def run_command(argv: list[str], env: dict[str, str], stdin: str | None = 
             argv[0], process.returncode, first_lines(err.decode(errors="replace"))
         )
     return out.decode(errors="replace")
+
+
+def query_runner(prefix: str, template: str, keep: tuple[str, ...], log: Any
+                 ) -> Callable[[list[str]], Awaitable[str]]:
+    """The queue watcher's query: prefix + template, `{job_ids}` one word per id, run
+    with the hub's variables named in `keep`."""
+
+    async def run_query(job_ids: list[str]) -> str:
+        try:
+            argv = format_command(prefix, {})
+            words = format_command(template.replace("{job_ids}", "{{job_ids}}"), {})
+        except CommandTemplateError as error:
+            raise BatchCommandError("batch_query_all_cmd", None, str(error)) from None
+        for word in words:
+            argv.extend(job_ids if word == "{job_ids}" else [word])
+        env = {name: os.environ[name] for name in keep if name in os.environ}
+        log.debug("Running %s (for %d job(s))", shlex.join(argv), len(job_ids))
+        return await run_command(argv, env)
+
+    return run_query
 
 
 class JobControl(HasTraits):
@@ -157,22 +178,9 @@ class JobControl(HasTraits):
         """The hub's shared watcher for this spawner's query command."""
         key = (self.batch_query_all_exec_prefix, self.batch_query_all_cmd,
                self.batch_query_min_interval, asyncio.get_running_loop())
-        prefix, template, keep, log = key[0], key[1], tuple(self.batch_env_keep), self.log
-
-        async def run_query(job_ids: list[str]) -> str:
-            try:
-                argv = format_command(prefix, {})
-                words = format_command(template.replace("{job_ids}", "{{job_ids}}"), {})
-            except CommandTemplateError as error:
-                raise BatchCommandError("batch_query_all_cmd", None, str(error)) from None
-            for word in words:
-                argv.extend(job_ids if word == "{job_ids}" else [word])
-            env = {name: os.environ[name] for name in keep if name in os.environ}
-            log.debug("Running %s (for %d job(s))", shlex.join(argv), len(job_ids))
-            return await run_command(argv, env)
-
         return shared_watcher(key, lambda: QueueWatcher(
-            run_query, self.batch_query_min_interval, log))
+            query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
+            self.batch_query_min_interval))
 
     def job_gone_message(self: Any, when: str) -> str:
         """Why the job is not running, for the user."""

@@ -17,7 +17,6 @@ One watcher serves every spawner of a hub process that uses the same command.
 from __future__ import annotations
 
 import asyncio
-import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable
 
@@ -44,12 +43,9 @@ def parse_status_lines(output: str) -> dict[str, str]:
 class QueueWatcher:
     """Answers "what is job N doing?" for many callers with few condor_q runs."""
 
-    def __init__(self, run_query: QueryRunner, min_interval: float = 1.0,
-                 log: logging.Logger | None = None) -> None:
+    def __init__(self, run_query: QueryRunner, min_interval: float = 1.0) -> None:
         self.run_query = run_query
         self.min_interval = min_interval
-        self.log = log or logging.getLogger(__name__)
-        self.queries = 0
         self._waiting: dict[str, list[asyncio.Future[str]]] = {}
         self._task: asyncio.Task[None] | None = None
         self._last_start = float("-inf")
@@ -72,7 +68,6 @@ class QueueWatcher:
                 await asyncio.sleep(delay)
             batch, self._waiting = self._waiting, {}
             self._last_start = loop.time()
-            self.queries += 1
             try:
                 output = await self.run_query(sorted(batch, key=_numeric))
             except Exception as error:  # handed to every caller
