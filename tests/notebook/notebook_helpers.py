@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable, Optional
@@ -179,6 +180,33 @@ Rocky9 = ["@jupyterlab/extensionmanager-extension"]
 def root_args() -> list[str]:
     """jupyter-server refuses to run as root unless told; the tests may run as root."""
     return ["--", "--allow-root"] if os.getuid() == 0 else []
+
+
+@contextlib.contextmanager
+def running_lab(base: Path, config_text: str) -> Iterator[tuple[Server, Path, int, str]]:
+    """A real `jobwrapper lab` in a job under ``base``: (server, scratch, port, token)
+    once /api answers; always stopped afterwards."""
+    import re
+
+    environ = make_job(base, config_text)
+    scratch = Path(environ["_CONDOR_SCRATCH_DIR"])
+    out, err = base / "lab.out", base / "lab.err"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen([JOBWRAPPER, "lab", *root_args()], env=environ,
+                                   stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, cwd=scratch)
+    server = Server(process, out, err)
+    try:
+        match = wait_for(lambda: re.search(r"127\.0\.0\.1:(\d+)", server.stdout), 60,
+                         "lab message", process)
+        port = int(match.group(1))
+        token = (scratch / ".jobwrapper" / "lab-token").read_text().strip()
+        wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api")[0] == 200, 90,
+                 "/api answers", process)
+        yield server, scratch, port, token
+    finally:
+        server.stop()
+        assert os.path.exists(out)
 
 
 def http_get(url: str, token: Optional[str] = None, timeout: float = 5) -> tuple[int, bytes]:

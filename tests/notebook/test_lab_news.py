@@ -7,22 +7,15 @@ shows that JupyterLab's settings API reports the effective ``fetchNews`` as "fal
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from notebook_helpers import (
-    JOBWRAPPER,
-    Server,
     http_get,
-    make_job,
     needs_lmod,
-    root_args,
+    running_lab,
     site_config_text,
-    wait_for,
 )
 
 from jobwrapper.config import parse_config
@@ -54,25 +47,9 @@ def test_another_news_value_is_a_config_error() -> None:
 def lab_settings(tmp_path_factory, module_tree, cvmfs_venv) -> Iterator[tuple[int, str, Path]]:
     """A real `jobwrapper lab` with the default site config: (port, token, scratch)."""
     base = tmp_path_factory.mktemp("newsjob")
-    environ = make_job(base, site_config_text(module_tree, cvmfs_venv))
-    scratch = Path(environ["_CONDOR_SCRATCH_DIR"])
-    out, err = base / "lab.out", base / "lab.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen([JOBWRAPPER, "lab", *root_args()], env=environ,
-                                   stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=scratch)
-    server = Server(process, out, err)
-    try:
-        match = wait_for(lambda: re.search(r"127\.0\.0\.1:(\d+)", server.stdout), 60,
-                         "lab message", process)
-        port = int(match.group(1))
-        token = (scratch / ".jobwrapper" / "lab-token").read_text().strip()
-        wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api")[0] == 200, 90,
-                 "/api answers", process)
+    with running_lab(base, site_config_text(module_tree, cvmfs_venv)) as started:
+        _, scratch, port, token = started
         yield port, token, scratch
-    finally:
-        server.stop()
-        assert os.path.exists(out)
 
 
 @needs_lmod

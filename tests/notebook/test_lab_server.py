@@ -21,6 +21,7 @@ from notebook_helpers import (
     make_job,
     needs_lmod,
     root_args,
+    running_lab,
     site_config_text,
     wait_for,
 )
@@ -43,29 +44,9 @@ class Lab:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory, module_tree, cvmfs_venv) -> Iterator[Lab]:
-    import os
-    import subprocess
-
     base = tmp_path_factory.mktemp("labjob")
-    environ = make_job(base, site_config_text(module_tree, cvmfs_venv))
-    scratch = Path(environ["_CONDOR_SCRATCH_DIR"])
-    out, err = base / "lab.out", base / "lab.err"
-    with out.open("w") as stdout, err.open("w") as stderr:
-        process = subprocess.Popen([JOBWRAPPER, "lab", *root_args()], env=environ,
-                                   stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                   start_new_session=True, cwd=scratch)
-    server = Server(process, out, err)
-    try:
-        match = wait_for(lambda: re.search(r"127\.0\.0\.1:(\d+)", server.stdout), 60,
-                         "lab message", process)
-        port = int(match.group(1))
-        token = (scratch / ".jobwrapper" / "lab-token").read_text().strip()
-        wait_for(lambda: http_get(f"http://127.0.0.1:{port}/api")[0] == 200, 90,
-                 "/api answers", process)
-        yield Lab(server, scratch, port, token)
-    finally:
-        server.stop()
-        assert os.path.exists(out)
+    with running_lab(base, site_config_text(module_tree, cvmfs_venv)) as started:
+        yield Lab(*started)
 
 
 def test_lab_answers_api_and_listens_on_loopback_only(lab: Lab) -> None:
