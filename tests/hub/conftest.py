@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .harness import ALICE, BOB, FAST_POOL, VENV_BIN, Hub, new_hub
+from .harness import ALICE, BOB, FAST_POOL, VENV_BIN, Hub, isolate_jobs, new_hub
 
 
 @pytest.fixture(scope="session")
@@ -52,19 +52,11 @@ def hub_pool(hub_users: tuple[str, str]) -> Path:
 @pytest.fixture(scope="module")
 def hub(hub_pool: Path, hub_users: tuple[str, str]) -> Hub:
     """A running JupyterHub with JobwrapperSpawner on the pool; stopped afterwards."""
-    from jobwrapper.hub.localpool import netns
-    from jobwrapper.hub.localpool.admin import init_pool
-    from jobwrapper.hub.localpool.config import PoolLayout
-
     state_dir = Path(tempfile.mkdtemp(prefix="jwhub-state-"))
     running = new_hub(state_dir, hub_pool)
     # Jobs in a network namespace that reaches only the hub's API port: the hub can
     # reach a job through the tunnel and nothing else.
-    isolated = netns.available()
-    init_pool(PoolLayout(hub_pool.parent / "pool"), {
-        "netns": str(isolated).lower(),
-        "outbound_ports": str(running.settings["hub_port"]) if isolated else "",
-    })
+    isolate_jobs(running, hub_pool)
     running.start()
     for name in hub_users:
         running.ensure_user(name)

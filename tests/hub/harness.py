@@ -218,6 +218,21 @@ class Hub:
                             headers={"Authorization": f"token {token}"}, timeout=10)
 
 
+def isolate_jobs(hub: Hub, pool_bin: Path) -> None:
+    """Run the pool's jobs in network namespaces that reach only this hub's API port
+    (where iproute2 and root allow it): the hub reaches a job through the tunnel and
+    nothing else."""
+    from jobwrapper.hub.localpool import netns
+    from jobwrapper.hub.localpool.admin import init_pool
+    from jobwrapper.hub.localpool.config import PoolLayout
+
+    isolated = netns.available()
+    init_pool(PoolLayout(pool_bin.parent / "pool"), {
+        "netns": str(isolated).lower(),
+        "outbound_ports": str(hub.settings["hub_port"]) if isolated else "",
+    })
+
+
 def new_hub(state_dir: Path, pool_bin: Path, **overrides: Any) -> Hub:
     """A hub's settings: free ports, fresh tokens; not started."""
     settings = {

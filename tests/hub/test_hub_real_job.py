@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .harness import ALICE, files_containing, home, new_hub, server_token
+from .harness import ALICE, files_containing, home, isolate_jobs, new_hub, server_token
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from listeners import descendants, tcp_listeners
@@ -40,9 +40,6 @@ def real_hub(request, hub_pool, hub_users):
     real = jobwrapper_for_test_users()
     if not real:
         pytest.skip("no jobwrapper the test users can run: set JWHUB_REAL_JOBWRAPPER")
-    from jobwrapper.hub.localpool import netns
-    from jobwrapper.hub.localpool.admin import init_pool
-    from jobwrapper.hub.localpool.config import PoolLayout
 
     state_dir = Path(tempfile.mkdtemp(prefix="jwhub-real-"))
     bin_dir = str(Path(real).parent)
@@ -50,11 +47,7 @@ def real_hub(request, hub_pool, hub_users):
                   spawner={"environment": {"PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin"},
                            "server_mode": request.param,
                            "socket_dir": tempfile.mkdtemp(prefix="jwsock-")})
-    isolated = netns.available()
-    init_pool(PoolLayout(hub_pool.parent / "pool"), {
-        "netns": str(isolated).lower(),
-        "outbound_ports": str(hub.settings["hub_port"]) if isolated else "",
-    })
+    isolate_jobs(hub, hub_pool)
     hub.start()
     hub.ensure_user(ALICE)
     yield hub

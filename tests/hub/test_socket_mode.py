@@ -19,9 +19,6 @@ from pathlib import Path
 import pytest
 import requests
 
-from jobwrapper.hub.localpool import netns
-from jobwrapper.hub.localpool.admin import init_pool
-from jobwrapper.hub.localpool.config import PoolLayout
 from jobwrapper.hub.socketmode import socket_url
 
 from .harness import (
@@ -29,6 +26,7 @@ from .harness import (
     BOB,
     STANDIN_JOB,
     command_lines_containing,
+    isolate_jobs,
     new_hub,
     process_gone,
     run_as,
@@ -51,11 +49,7 @@ def socket_hub(hub_pool, hub_users):
     socket_dir = Path(tempfile.mkdtemp(prefix="jwsock-"))
     hub = new_hub(state_dir, hub_pool,
                   spawner={"server_mode": "auto", "socket_dir": str(socket_dir)})
-    isolated = netns.available()
-    init_pool(PoolLayout(hub_pool.parent / "pool"), {
-        "netns": str(isolated).lower(),
-        "outbound_ports": str(hub.settings["hub_port"]) if isolated else "",
-    })
+    isolate_jobs(hub, hub_pool)
     hub.start()
     for name in hub_users:
         hub.ensure_user(name)

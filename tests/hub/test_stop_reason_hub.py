@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .harness import ALICE, Hub, new_hub, run_as, wait_for
+from .harness import ALICE, Hub, isolate_jobs, new_hub, run_as, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -24,17 +24,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 @pytest.fixture(scope="module")
 def form_hub(hub_pool: Path, hub_users: tuple[str, str]) -> Hub:
     """A running hub with the options form on and a short poll interval."""
-    from jobwrapper.hub.localpool import netns
-    from jobwrapper.hub.localpool.admin import init_pool
-    from jobwrapper.hub.localpool.config import PoolLayout
-
     state_dir = Path(tempfile.mkdtemp(prefix="jwhub-stopreason-"))
     running = new_hub(state_dir, hub_pool, poll_interval=1, spawner={"resource_form": True})
-    isolated = netns.available()  # as conftest's hub: jobs reach only the hub's API port
-    init_pool(PoolLayout(hub_pool.parent / "pool"), {
-        "netns": str(isolated).lower(),
-        "outbound_ports": str(running.settings["hub_port"]) if isolated else "",
-    })
+    isolate_jobs(running, hub_pool)
     running.start()
     running.ensure_user(ALICE)
     yield running
