@@ -160,3 +160,15 @@ def test_a_query_command_that_cannot_run_counts_as_unknown(tmp_path: Path):
     spawner.job_id = "31"
     assert asyncio.run(spawner.query_job_status()) == JobStatus.UNKNOWN
     assert not os.path.exists(tmp_path / "missing")
+
+
+def test_an_unknown_field_in_the_query_command_is_one_warning_naming_the_setting(caplog):
+    spawner = make_spawner(batch_query_all_cmd="condor_q {username} {job_ids}",
+                           batch_query_min_interval=0.0)
+    spawner.job_id = "41"
+    with caplog.at_level("WARNING"):
+        assert asyncio.run(spawner.query_job_status()) == JobStatus.UNKNOWN
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "\n" not in warnings[0]
+    assert "batch_query_all_cmd" in warnings[0] and "'username'" in warnings[0]
+    assert "Traceback" not in caplog.text
