@@ -17,17 +17,33 @@ and the server exits with code 6, so the hub sees a failed spawn, not silence.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
 import socket
+import ssl
 import sys
+import urllib.error
+import urllib.request
 from typing import Any
 
-LISTEN_FD = "JOBWRAPPER_LISTEN_FD"
-REPORT = "JOBWRAPPER_HUB_REPORT"
-REPORT_TIMEOUT = "JOBWRAPPER_REPORT_TIMEOUT"
-EXIT_SERVER = 6  # jobwrapper.errors.EXIT_SERVER, without importing click here
+from jobwrapper.errors import EXIT_SERVER
+from jobwrapper.protocol import (
+    END_REASONS,
+    LISTEN_FD,
+    REPORT,
+    REPORT_PATH,
+    REPORT_TIMEOUT,
+    Ended,
+    report_body,
+    report_headers,
+)
+
+END_REPORT_TIMEOUT = 5.0  # seconds; the server's end must not wait long for the hub
+# The environment the end report needs (the hub's URL, the token, TLS files), kept
+# once the port was reported: only a server the hub knows reports its end.
+_end_report: dict[str, Any] = {"environ": None, "sent": False}
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
@@ -71,7 +87,7 @@ def adopt_socket(fd_text: str) -> socket.socket:
 
 def report_url(environ: dict[str, str]) -> str:
     """Where the port is reported: batchspawner's API handler on the hub."""
-    return environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner"
+    return environ["JUPYTERHUB_API_URL"].rstrip("/") + REPORT_PATH
 
 
 def listening_address(sock: socket.socket) -> int | str:
@@ -79,11 +95,6 @@ def listening_address(sock: socket.socket) -> int | str:
     if sock.family == socket.AF_UNIX:
         return str(sock.getsockname())
     return int(sock.getsockname()[1])
-
-
-def report_body(address: int | str) -> dict[str, int | str]:
-    """``{"port": N}`` or, in socket mode, ``{"socket": path}``: what the hub accepts."""
-    return {"socket": address} if isinstance(address, str) else {"port": address}
 
 
 async def report_port(port: int | str, environ: dict[str, str], timeout: float) -> None:
@@ -98,8 +109,7 @@ async def report_port(port: int | str, environ: dict[str, str], timeout: float) 
                "ca_certs": environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None}
     request = HTTPRequest(
         url, method="POST", body=json.dumps(report_body(port)),
-        headers={"Authorization": f"token {environ.get('JUPYTERHUB_API_TOKEN', '')}",
-                 "Content-Type": "application/json"},
+        headers=report_headers(environ.get("JUPYTERHUB_API_TOKEN", "")),
         connect_timeout=timeout, request_timeout=timeout, **ssl)
     try:
         await AsyncHTTPClient().fetch(request)
@@ -158,3 +168,40 @@ async def _report(serverapp: Any, address: int | str, timeout: float) -> None:
         _fail(f"cannot report {what} to the hub: {error}; the server stops")
         return
     serverapp.log.info("jobwrapper.hubreport: reported %s to the hub", what)
+    _end_report["environ"] = dict(os.environ)
+    atexit.register(report_end, "shutdown")
+
+
+def report_end(reason: str) -> str:
+    """Tell the hub (once) that the server ends on purpose, so that it closes its tunnel
+    and the job can leave the queue (an open condor_ssh_to_job session keeps a job
+    running on HTCondor). Only after a successful port report; never raises. What was
+    done, for the log."""
+    environ = _end_report["environ"]
+    if environ is None or _end_report["sent"] or reason not in END_REASONS:
+        return "nothing to report"
+    _end_report["sent"] = True
+    url = report_url(environ)
+    if not url.startswith(("http://", "https://")):
+        return f"cannot tell the hub that the server ends: {url} is not an HTTP URL"
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked above
+        url, data=json.dumps(report_body(Ended(reason))).encode(),
+        headers=report_headers(environ.get("JUPYTERHUB_API_TOKEN", "")), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=END_REPORT_TIMEOUT,  # noqa: S310
+                                    context=_client_tls(environ)) as response:
+            return f"told the hub that the server ends ({reason}): HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        return f"the hub did not take the end report ({reason}): HTTP {error.code}"
+    except (OSError, ValueError) as error:
+        return f"cannot tell the hub that the server ends ({reason}): {error}"
+
+
+def _client_tls(environ: dict[str, str]) -> ssl.SSLContext | None:
+    """JupyterHub's internal-TLS client settings, if the hub uses them."""
+    cert, key = environ.get("JUPYTERHUB_SSL_CERTFILE"), environ.get("JUPYTERHUB_SSL_KEYFILE")
+    if not (cert and key):
+        return None
+    context = ssl.create_default_context(cafile=environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None)
+    context.load_cert_chain(cert, key)
+    return context

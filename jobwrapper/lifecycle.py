@@ -31,7 +31,7 @@ import threading
 import time
 from typing import Any, Optional
 
-from jobwrapper import proctree
+from jobwrapper import hubreport, proctree
 from jobwrapper.config import SiteConfig, load_config, parse_config
 from jobwrapper.errors import ConfigError
 from jobwrapper.lifecycle_notify import Notifier
@@ -83,6 +83,7 @@ class JobLifecycle:
         self.offsets = warning_offsets(site)
         self.runtime_end = end
         self.ending: Optional[str] = None
+        self.end_reason = "shutdown"
         self.notifier = Notifier(serverapp)
         self.reaper = proctree.ZombieReaper()
 
@@ -136,18 +137,22 @@ class JobLifecycle:
         self.notifier.announce("warning", message, ends_at)
 
     def _end_by_limit(self) -> None:
-        self.begin("the runtime limit is near")
+        self.begin("the runtime limit is near", end_reason="runtime-limit")
 
     # ----- shutdown ------------------------------------------------------------------
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         # A signal handler: do the least here, the rest on the IO loop.
-        self.begin("SIGTERM from HTCondor (condor_rm, eviction or runtime limit)", from_signal=True)
+        self.begin("SIGTERM from HTCondor (condor_rm, eviction or runtime limit)", from_signal=True,
+                   end_reason="signal")
 
-    def begin(self, reason: str, from_signal: bool = False) -> None:
-        """Start ending the job (once): the watchdog now, the orderly part on the loop."""
+    def begin(self, reason: str, from_signal: bool = False, end_reason: str = "shutdown") -> None:
+        """Start ending the job (once): the watchdog now, the orderly part on the loop.
+
+        `end_reason` is what the hub is told (protocol.END_REASONS)."""
         if self.ending:
             return
         self.ending = reason
+        self.end_reason = end_reason
         atexit.register(_exit_without_finalizing)
         hard_stop = time.monotonic() + self.grace + WATCHDOG_MARGIN
         threading.Thread(
@@ -164,6 +169,9 @@ class JobLifecycle:
         started = time.monotonic()
         deadline = started + self.grace
         self.log.warning("jobwrapper: ending the job: %s", reason)
+        # The hub closes its tunnel on this report, so that the job can leave the queue.
+        told_hub = asyncio.get_running_loop().run_in_executor(
+            None, hubreport.report_end, self.end_reason)
         http_server = getattr(self.serverapp, "http_server", None)
         if http_server is not None:
             http_server.stop()
@@ -189,6 +197,9 @@ class JobLifecycle:
             if not task.done():
                 task.cancel()
         self.log.info("jobwrapper: all processes gone after %.1f s", time.monotonic() - started)
+        with contextlib.suppress(asyncio.TimeoutError):
+            self.log.info("jobwrapper: %s", await asyncio.wait_for(
+                told_hub, max(0.1, deadline + 0.5 - time.monotonic())))
         self.serverapp.stop()
 
     def _polite_requests(self) -> list[Any]:

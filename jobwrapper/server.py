@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
-from jobwrapper import socketpath
+from jobwrapper import protocol
 from jobwrapper.classad import Ad
 from jobwrapper.config import SiteConfig
 from jobwrapper.errors import ServerError
@@ -38,11 +38,11 @@ LOOPBACK = "127.0.0.1"
 # Set by the hub (JobwrapperSpawner) in the job's environment; wins over server.bind:
 # "direct" when the hub's connect_to_job_cmd is empty (its proxy connects to the
 # execute host), else "loopback" (it tunnels to 127.0.0.1).
-SERVER_BIND_ENV = "JOBWRAPPER_SERVER_BIND"
+SERVER_BIND_ENV = protocol.SERVER_BIND_ENV
 SERVER_BINDS = ("loopback", "direct")
 # Set by the hub (JobwrapperSpawner) in the job's environment; wins over server.mode,
 # because the hub's side of the connection (port or socket forward) must match.
-SERVER_MODE_ENV = "JOBWRAPPER_SERVER_MODE"
+SERVER_MODE_ENV = protocol.SERVER_MODE_ENV
 SERVER_MODES = ("tcp", "socket")
 IPC_KERNEL_MANAGER = "jobwrapper.ipckernels.IpcKernelManager"
 IPC_DIR_NAME = "k"  # short: ipc socket paths must fit in 107 bytes
@@ -90,8 +90,8 @@ def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, st
 
 def socket_path(private_dir: str) -> str:
     """The server's unix socket in socket mode; ServerError if the hub would refuse it."""
-    path = socketpath.job_socket_path(private_dir)
-    problem = socketpath.job_socket_problem(path)
+    path = protocol.job_socket_path(private_dir)
+    problem = protocol.job_socket_problem(path)
     if problem:
         raise ServerError(f"{path}: cannot be the server's socket ({problem}); socket mode "
                           "needs a short, lower-case scratch dir, else use server.mode = "

@@ -1,9 +1,11 @@
-"""The job's callback, `POST /hub/api/batchspawner`: a port or a socket path, nothing else.
+"""The job's callback, `POST /hub/api/batchspawner`: a port, a socket path or an end.
 
 batchspawner's own handler sets any spawner attribute named in the request body, with
 the token every job holds (issue 5: `exec_prefix`, `batch_query_cmd`, ... became
 commands the hub ran as root). This handler accepts exactly `{"port": N}`, N an
-integer from 1 to 65535, or in socket mode exactly `{"socket": PATH}`, PATH shaped like
+integer from 1 to 65535, or in socket mode exactly `{"socket": PATH}`, or
+`{"ended": REASON}` with one of the contract's reasons (jobwrapper/protocol.py, which
+also defines the optional "protocol" version field), PATH shaped like
 `/…/.jobwrapper/sockets/server.sock` (jobwrapper/socketpath.py: absolute, normalized,
 lower-case, at most 107 bytes; the hub never opens it, it is only the remote end of the
 forward), authenticated by that server's own API token; anything else, and the kind
@@ -25,38 +27,26 @@ from jupyterhub import apihandlers
 from jupyterhub.apihandlers import APIHandler
 from tornado import web
 
-from jobwrapper.socketpath import job_socket_problem
+from jobwrapper.protocol import (
+    PROTOCOL_HEADER,
+    REPORT_PATH,
+    Ended,
+    ReportError,
+    parse_report,
+    parse_version,
+)
 
-ROUTE = r"/api/batchspawner"
+ROUTE = r"/api" + REPORT_PATH
 
-
-class PortError(ValueError):
-    """The request body is not exactly `{"port": <1..65535>}` or `{"socket": <path>}`."""
+PortError = ReportError  # the name the tests and older code use
 
 
 def parse_port_report(body: Any) -> int:
-    """The port from a job's report, or PortError: one field, an int in 1..65535."""
-    if not isinstance(body, dict):
-        raise PortError('the body must be a JSON object: {"port": N}')
-    if set(body) != {"port"}:
-        extra = sorted(str(key) for key in set(body) - {"port"})
-        raise PortError(f"only the field 'port' is accepted; refused: {', '.join(extra) or 'none'}")
-    port = body["port"]
-    if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
-        raise PortError("port must be an integer from 1 to 65535")
-    return port
-
-
-def parse_report(body: Any) -> int | str:
-    """The port (int) or socket path (str) from a job's report, or PortError."""
-    if isinstance(body, dict) and set(body) == {"socket"}:
-        problem = job_socket_problem(body["socket"])
-        if problem:
-            raise PortError(problem)
-        return body["socket"]
-    if isinstance(body, dict) and "socket" in body:
-        raise PortError("exactly one of 'port' or 'socket' is accepted")
-    return parse_port_report(body)
+    """The port from a job's report, or PortError (a socket path or an end is refused)."""
+    report = parse_report(body)
+    if not isinstance(report, int):
+        raise PortError("only the field 'port' is accepted here")
+    return report
 
 
 def spawner_for_token(user: Any, token: str | None) -> Any | None:
@@ -81,19 +71,23 @@ class PortReportHandler(APIHandler):
         if spawner is None:
             raise web.HTTPError(403, "only the notebook server's own token may report its port")
         try:
-            address = parse_report(self.get_json_body())
+            version = parse_version(self.request.headers.get(PROTOCOL_HEADER))
+            address = parse_report(self.get_json_body(), version)
             received = self._hand_over(spawner, address)
         except (PortError, ValueError) as error:
             self.log.warning("Refused port report for %s: %s", spawner._log_name, error)
             raise web.HTTPError(400, str(error)) from None
         if not received:
-            raise web.HTTPError(409, "this server is not waiting for a port")
+            raise web.HTTPError(409, "this server is not waiting for this report")
         self.set_status(201)
-        self.finish(json.dumps({"message": "port received"}))
+        self.finish(json.dumps({"message": "report received"}))
 
     @staticmethod
-    def _hand_over(spawner: Any, address: int | str) -> bool:
+    def _hand_over(spawner: Any, address: int | str | Ended) -> bool:
         """False when the spawner is not waiting; ValueError for the wrong kind."""
+        if isinstance(address, Ended):
+            receive_end = getattr(spawner, "receive_end", None)
+            return bool(receive_end and receive_end(address.reason))
         if isinstance(address, str):
             receive = getattr(spawner, "receive_socket", None)
             if receive is None:

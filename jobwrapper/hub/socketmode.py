@@ -31,10 +31,10 @@ from urllib.parse import quote
 
 import jupyterhub
 from jupyterhub.spawner import Spawner
-from traitlets import CaselessStrEnum, List, Unicode, default
+from traitlets import CaselessStrEnum, List, TraitError, Unicode, default, validate
 from traitlets.config import LoggingConfigurable
 
-from jobwrapper.socketpath import hub_socket_problem
+from jobwrapper.protocol import hub_socket_problem
 
 from .jobcontrol import SpawnFailed
 
@@ -150,6 +150,28 @@ class SocketMode(LoggingConfigurable):
         when the proxy is configurable-http-proxy; else empty (TCP mode).""",
     ).tag(config=True)
 
+    socket_hub_id = Unicode(
+        help="""This hub's part of the hub-side socket paths (socket_dir/h-<id>/...), so
+        that hubs on one machine never share a socket. Default: 8 hex digits of a hash
+        of the hub's database URL. Lower-case letters and digits, at most 16.""",
+    ).tag(config=True)
+
+    @validate("socket_hub_id")
+    def _check_socket_hub_id(self: Any, proposal: Any) -> str:
+        if not re.fullmatch(r"[a-z0-9]{1,16}", proposal.value):
+            raise TraitError(f"JobwrapperSpawner.socket_hub_id = {proposal.value!r}: use 1 to "
+                             "16 lower-case letters and digits")
+        return proposal.value
+
+    @default("socket_hub_id")
+    def _socket_hub_id_default(self: Any) -> str:
+        db = (getattr(self.user, "settings", None) or {}).get("db")
+        try:
+            identity = db.get_bind().url.render_as_string(hide_password=True)
+        except AttributeError:  # no hub database (unit tests): the hub's API URL
+            identity = str(getattr(self.hub, "api_url", ""))
+        return hashlib.sha256(identity.encode()).hexdigest()[:8]
+
     @default("proxy_version_cmd")
     def _proxy_version_cmd_default(self: Any) -> list[str]:
         proxy = (getattr(self.user, "settings", None) or {}).get("proxy")
@@ -209,10 +231,14 @@ class SocketMode(LoggingConfigurable):
     # ---- the hub-side socket ------------------------------------------------------------
 
     def hub_socket_path(self: Any) -> str:
-        """`socket_dir/<user>/<server>.sock`; SpawnFailed if unusable in a URL."""
+        """`socket_dir/h-<hub>/<user>/<server>.sock`; SpawnFailed if unusable in a URL.
+
+        `<hub>` tells hubs on one machine apart (a test hub beside production), so
+        one never replaces another's socket for the same user and server name."""
         # the default server is "default.sock", a named one "named-<name>.sock": distinct
         server_part = f"named-{name_part(self.name)}" if self.name else "default"
-        path = os.path.join(self.socket_dir, name_part(self.user.name), f"{server_part}.sock")
+        path = os.path.join(self.socket_dir, f"h-{self.socket_hub_id}",
+                            name_part(self.user.name), f"{server_part}.sock")
         problem = hub_socket_problem(path)
         if problem:
             raise SpawnFailed(f"Socket mode cannot be used: {problem}; fix "
@@ -220,12 +246,18 @@ class SocketMode(LoggingConfigurable):
         return path
 
     def prepare_socket_dir(self: Any, path: str) -> None:
-        """The 0711 base dir and the user's 0700 dir, owned so ssh-as-the-user can bind."""
-        base, user_dir = self.socket_dir, os.path.dirname(path)
+        """The 0711 base and hub dirs and the user's 0700 dir, owned so ssh-as-the-user
+        can bind."""
+        user_dir = os.path.dirname(path)
+        hub_dir = os.path.dirname(user_dir)
+        base = os.path.dirname(hub_dir)
         os.makedirs(base, mode=0o711, exist_ok=True)
         _check_searchable(os.path.dirname(base))
-        # 0711: users pass through to their own directory but cannot list the others
-        os.chmod(base, 0o711)  # noqa: S103
+        for directory in (base, hub_dir):
+            with contextlib.suppress(FileExistsError):
+                os.mkdir(directory, 0o711)
+            # 0711: users pass through to their own directory but cannot list the others
+            os.chmod(directory, 0o711)  # noqa: S103
         with contextlib.suppress(FileExistsError):
             os.mkdir(user_dir, 0o700)
         info = os.lstat(user_dir)

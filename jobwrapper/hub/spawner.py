@@ -29,19 +29,24 @@ from typing import Any
 from batchspawner import CondorSpawner, JobStatus
 from traitlets import Float, Integer, List, Unicode, default
 
-from jobwrapper.server import SERVER_BIND_ENV, SERVER_MODE_ENV
+from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV
 
-from . import api  # noqa: F401  (installs the strict port handler)
+from . import (
+    api,  # noqa: F401  (installs the strict port handler)
+    inherited,
+)
 from . import secrets as hub_secrets
 from .connect import ConnectToJob
 from .formhooks import FormDefaults
 from .jobcontrol import JobControl, SpawnFailed
+from .serverprobe import server_gone
 from .socketmode import SocketMode
 from .stopreason import StopReasons
 from .submit import (
     DEFAULT_TEMPLATE,
     NotebookJob,
     SubmitValueError,
+    default_submit_lines,
     render_submit,
 )
 from .tunnel import AdoptedTunnel, Tunnel, TunnelError
@@ -139,8 +144,19 @@ class JobwrapperSpawner(
     def _secrets_helper_cmd_default(self) -> list[str]:
         return hub_secrets.helper_command()
 
+    @default("req_memory")
+    def _req_memory_default(self) -> str:
+        return inherited.DEFAULT_MEMORY
+
+    @default("req_nprocs")
+    def _req_nprocs_default(self) -> str:
+        return inherited.DEFAULT_NPROCS
+
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        problem = inherited.problem(self.config, self.resource_form, self.get_req_subvars_raw())
+        if problem:
+            raise SpawnFailed(problem)
         self.remote_port = self.local_port = 0
         self.job_socket = self.hub_socket = ""  # socket mode (socketmode.py)
         self.job_host = ""
@@ -151,6 +167,9 @@ class JobwrapperSpawner(
         self._events: list[dict[str, Any]] = []
         self._events_changed: asyncio.Event | None = None
         self._port_reported: asyncio.Event | None = None
+        self._server_end = ""  # a protocol.END_REASONS key, or "gone" (found by a probe)
+        self._ending: asyncio.Future | None = None
+        self._notify: asyncio.Future | None = None
 
     # ---- state -------------------------------------------------------------------
 
@@ -181,6 +200,8 @@ class JobwrapperSpawner(
         self.job_host = self.job_socket = self.hub_socket = ""
         self._tunnel = None
         self._tunnel_failure = ""
+        self._server_end = ""
+        self._ending = None
 
     # ---- progress ----------------------------------------------------------------
 
@@ -220,6 +241,20 @@ class JobwrapperSpawner(
             self._port_reported.set()
         return True
 
+    def receive_end(self, reason: str) -> bool:
+        """Called by the API handler when the job says its server ends on purpose
+        (`reason` is a protocol.END_REASONS key); False when no server is running.
+
+        The tunnel is closed at once, so that HTCondor lets the job leave the queue
+        (an open condor_ssh_to_job session keeps it Running), and JupyterHub learns
+        of the end as soon as the job has left with its files."""
+        if self._starting or not self.job_id or self._server_end or self._stop_pending:
+            return False
+        self._server_end = reason
+        self.log.info("%s: the job says its server ends: %s", self._log_name, reason)
+        self._notify = asyncio.ensure_future(self.poll_and_notify())
+        return True
+
     # ---- start ---------------------------------------------------------------------
 
     @property
@@ -237,6 +272,11 @@ class JobwrapperSpawner(
         self.job_socket = self.hub_socket = ""
         self._tunnel, self._tunnel_failure = None, ""
         self._starting = True
+        if rest_spawn_without_options(getattr(self, "handler", None)):
+            self.log.info("%s: REST spawn without options: the site's defaults", self._log_name)
+            self.user_options = {}
+            if self.orm_spawner is not None:
+                self.orm_spawner.user_options = {}
         try:
             # Only seeds JUPYTERHUB_SERVICE_URL; the job puts its own address there
             # (loopback, or in direct mode the execute host's, JOBWRAPPER_SERVER_BIND).
@@ -279,9 +319,21 @@ class JobwrapperSpawner(
         """The per-server directory, relative to the home dir."""
         return hub_secrets.job_dir_for(self.name)
 
+    def get_req_subvars_raw(self) -> dict[str, str]:
+        """The req_* traits by their full names."""
+        return {name: getattr(self, name) for name in self.trait_names()
+                if name.startswith("req_")}
+
+    def submit_options(self) -> dict[str, Any]:
+        """The user's options; without the form, over the site's defaults (req_*)."""
+        options = dict(self.user_options or {})
+        if self.resource_form or self.options_to_submit_lines is not default_submit_lines:
+            return options
+        return {**inherited.site_defaults(self.get_req_subvars_raw()), **options}
+
     def _submit_description(self, environment: Mapping[str, str]) -> str:
         try:
-            option_lines = self.options_to_submit_lines(dict(self.user_options or {}))
+            option_lines = self.options_to_submit_lines(self.submit_options())
             job = NotebookJob(
                 executable=self.jobwrapper_path,
                 arguments=[*self.singleuser_args, *(["--", *self.args] if self.args else [])],
@@ -294,7 +346,7 @@ class JobwrapperSpawner(
                 option_lines=option_lines,
             )
             return render_submit(job, Path(self.submit_template).read_text())
-        except (SubmitValueError, KeyError) as error:
+        except (SubmitValueError, KeyError, inherited.InheritedSettingError) as error:
             raise SpawnFailed(f"Your notebook job could not be described: {error}") from None
 
     async def _wait_until_running(self) -> str:
@@ -340,6 +392,8 @@ class JobwrapperSpawner(
             return 0
         if self._tunnel_failure:
             return 1
+        if self._server_end:
+            return await self._after_server_end()
         status = await self.query_job_status()
         if status in (JobStatus.PENDING, JobStatus.UNKNOWN):
             return None
@@ -365,7 +419,37 @@ class JobwrapperSpawner(
                 f"The connection to job {self.job_id} ended "
                 f"({self._tunnel.stderr_excerpt()}); the job is being stopped."
             )
+        elif await server_gone(self.local_port, self.hub_socket):
+            self._server_end = "gone"
+            return await self._after_server_end()
         return None
+
+    async def _after_server_end(self) -> int:
+        """The server ended while its job still runs (kept by our tunnel): close the
+        tunnel, let the job leave the queue with its files (condor_rm if it does not
+        within stop_timeout), say why. Shared by concurrent polls."""
+        if self._ending is None:
+            self._ending = asyncio.ensure_future(self._end_after_server())
+        return await asyncio.shield(self._ending)
+
+    async def _end_after_server(self) -> int:
+        job_id, reason = self.job_id, self._server_end
+        await self.end_tunnel()
+        if not await self.wait_until_gone(self.stop_timeout):
+            await self.remove_job_quietly()
+            await self.wait_until_gone(self.stop_timeout)
+        if reason in END_REASONS:
+            message = (f"Your notebook job {job_id} ended: {END_REASONS[reason]}. Files "
+                       f"saved in jupyter/ are back in ~/jupyter.")
+        else:
+            message = (f"Your notebook job {job_id} ended: its notebook server exited "
+                       "without saying why (a crash, or killed, for example for using more "
+                       f"memory than requested). Its log is in ~/{self.job_dir}/ (job.err).")
+        self.log.warning("%s: %s", self._log_name, message)
+        self.record_stop_reason(message)
+        await self.remove_secrets()
+        self.clear_state()
+        return 0 if reason in END_REASONS else 1
 
     async def _give_up(self, reason: str) -> int:
         self._tunnel_failure = reason
@@ -400,3 +484,48 @@ class JobwrapperSpawner(
     def secrets_json(self, secret: Mapping[str, str]) -> str:
         """The secrets file's content (for write_secrets)."""
         return json.dumps(dict(secret))
+
+
+def rest_spawn_without_options(handler: Any) -> bool:
+    """Whether this spawn is a REST request that named no options (JupyterHub would
+    reuse the previous spawn's; REST clients get the site's defaults, docs/hub.md)."""
+    request = getattr(handler, "request", None)
+    if request is None or "/hub/api/" not in getattr(request, "path", ""):
+        return False
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    if "user_options" in body or "display_name" in body:
+        return not body.get("user_options")
+    return not body
+
+
+def refuse_inherited_settings_at_hub_start() -> None:
+    """JupyterHub imports this module while it loads its config (spawner_class), before
+    it merges that config: the check runs right after, on the hub's loop. A batchspawner
+    setting that would be ignored then stops the hub with one line (inherited.py)."""
+    from traitlets.config import Application
+
+    if not Application.initialized():
+        return
+    with contextlib.suppress(RuntimeError):  # no running loop: not inside a hub's start
+        asyncio.get_running_loop().call_soon(_check_hub_config, Application.instance())
+
+
+def _check_hub_config(app: Any) -> None:
+    config = app.config
+    values: dict[str, Any] = {}
+    for section in reversed(inherited.SECTIONS):
+        if section in config:
+            values.update(config[section])
+    problem = inherited.problem(config, bool(values.get("resource_form", False)),
+                                {k: str(v) for k, v in values.items() if k.startswith("req_")})
+    if problem:
+        app.log.critical(problem)
+        raise SystemExit(1)
+
+
+refuse_inherited_settings_at_hub_start()

@@ -38,13 +38,27 @@ print("secret variables:", sorted(secrets), flush=True)
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        body = json.dumps({"stand_in": True, "path": self.path,
+        body = json.dumps({"stand_in": True, "path": self.path, "scratch": scratch,
                            "user": os.environ.get("JUPYTERHUB_USER")}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+
+    def do_POST(self):
+        # /api/shutdown as jupyter-server's: answer, tell the hub (as jobwrapper's
+        # lifecycle does), stop serving. /api/crash: exit at once without a word.
+        if self.path.split("?")[0].endswith("/api/crash"):
+            os._exit(1)
+        if not self.path.split("?")[0].endswith("/api/shutdown"):
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+        print("told the hub:", report_to_hub({"ended": "shutdown"}), flush=True)
+        threading.Thread(target=server.shutdown).start()
 
     def log_message(self, format, *args):
         print("GET", self.path.split("?")[0], file=sys.stderr, flush=True)
@@ -75,15 +89,19 @@ def stop(signum, frame):
     threading.Thread(target=server.shutdown).start()
 
 
+def report_to_hub(body):
+    request = urllib.request.Request(
+        os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner",
+        data=json.dumps(body).encode(),
+        headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"],
+                 "Content-Type": "application/json", "X-Jobwrapper-Protocol": "2"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status
+
+
 signal.signal(signal.SIGTERM, stop)
-request = urllib.request.Request(
-    os.environ["JUPYTERHUB_API_URL"].rstrip("/") + "/batchspawner",
-    data=json.dumps(report).encode(),
-    headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"],
-             "Content-Type": "application/json"},
-    method="POST",
-)
-with urllib.request.urlopen(request, timeout=30) as response:
-    print("reported", report, "->", response.status, flush=True)
+print("reported", report, "->", report_to_hub(report), flush=True)
 server.serve_forever()
 print("stand-in stopped", flush=True)

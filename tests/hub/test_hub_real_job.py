@@ -18,7 +18,15 @@ from pathlib import Path
 import pytest
 import requests
 
-from .harness import ALICE, files_containing, home, isolate_jobs, new_hub, server_token
+from .harness import (
+    ALICE,
+    files_containing,
+    home,
+    isolate_jobs,
+    new_hub,
+    server_token,
+    wait_for,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from listeners import descendants, tcp_listeners
@@ -141,3 +149,17 @@ def _job_processes(scratch: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_file_shut_down_tells_the_hub_and_the_job_leaves_the_queue(real_hub):
+    real_hub.ensure_stopped(ALICE)
+    real_hub.spawn(ALICE)
+    job_id = real_hub.state(ALICE)["job_id"]
+    reply = requests.post(f"{real_hub.url}/user/{ALICE}/api/shutdown", timeout=30,
+                          headers={"Authorization": f"token {real_hub.user_token(ALICE)}"})
+    assert reply.status_code == 200, reply.text
+    wait_for(lambda: real_hub.server(ALICE) is None, 30, "the hub to see the server end")
+    queue = subprocess.run([real_hub.settings["bin"] + "/condor_q", job_id, "-af", "JobStatus"],
+                           capture_output=True, text=True, check=False)
+    assert queue.stdout.strip() == ""
+    assert "the job says its server ends: shutdown" in real_hub.log_text()

@@ -204,3 +204,26 @@ def test_stop_ends_the_forward(socket_hub, alice):
     socket_hub.stop_server(ALICE)
     assert process_gone(state["tunnel_pid"])
     assert command_lines_containing(state["hub_socket"]) == []
+
+
+def test_two_hubs_on_one_machine_keep_their_sockets_apart(socket_hub, hub_pool):
+    # the same user and server name on a second hub with the same socket_dir
+    if socket_hub.server(ALICE) is None:
+        socket_hub.spawn(ALICE)
+    state_dir = Path(tempfile.mkdtemp(prefix="jwhub-socket2-"))
+    second = new_hub(state_dir, hub_pool, spawner={
+        "server_mode": "socket", "socket_dir": socket_hub.settings["spawner"]["socket_dir"]})
+    isolate_jobs(second, hub_pool)
+    second.start()
+    try:
+        second.ensure_user(ALICE)
+        second.spawn(ALICE)
+        mine, theirs = socket_hub.state(ALICE), second.state(ALICE)
+        assert mine["hub_socket"] != theirs["hub_socket"]
+        for hub, state in ((socket_hub, mine), (second, theirs)):
+            reply = hub.get_through_proxy(ALICE, hub.user_token(ALICE))
+            assert state["job_socket"].startswith(reply.json()["scratch"] + "/")
+    finally:
+        second.ensure_stopped(ALICE)
+        second.stop()
+        shutil.rmtree(state_dir, ignore_errors=True)

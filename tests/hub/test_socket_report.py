@@ -149,11 +149,35 @@ def test_hub_socket_paths_are_lower_case_and_never_collide():
     assert name_part("alice") == "alice"
     assert name_part("Alice").startswith("_") and len(name_part("Alice")) == 17
     assert name_part("a@b.org") != name_part("a@b.org ")
-    spawner = make_spawner(server_mode="socket", socket_dir="/run/jwhub")
-    assert spawner.hub_socket_path() == "/run/jwhub/root/default.sock"
-    named = make_spawner(server_mode="socket", socket_dir="/run/jwhub",
+    spawner = make_spawner(server_mode="socket", socket_dir="/run/jwhub", socket_hub_id="a1")
+    assert spawner.hub_socket_path() == "/run/jwhub/h-a1/root/default.sock"
+    named = make_spawner(server_mode="socket", socket_dir="/run/jwhub", socket_hub_id="a1",
                          orm_spawner=SimpleNamespace(name="default", server=None))
-    assert named.hub_socket_path() == "/run/jwhub/root/named-default.sock"
+    assert named.hub_socket_path() == "/run/jwhub/h-a1/root/named-default.sock"
     spawner.user = SimpleNamespace(name="Bob Smith", escaped_name="Bob%20Smith", url="/")
     path = spawner.hub_socket_path()
     assert path == path.lower() and "/_" in path
+
+
+def test_hubs_with_other_databases_get_other_socket_dirs():
+    from types import SimpleNamespace
+
+    def hub_with_db(url: str):
+        bind = SimpleNamespace(url=SimpleNamespace(render_as_string=lambda hide_password: url))
+        user = SimpleNamespace(name="root", escaped_name="root", url="/user/root/",
+                               settings={"db": SimpleNamespace(get_bind=lambda: bind)})
+        spawner = make_spawner(server_mode="socket", socket_dir="/run/jwhub")
+        spawner.user = user
+        return spawner.hub_socket_path()
+
+    first, second = hub_with_db("sqlite:///a.sqlite"), hub_with_db("sqlite:///b.sqlite")
+    assert first != second
+    assert first.rsplit("/", 2)[-2:] == second.rsplit("/", 2)[-2:] == ["root", "default.sock"]
+
+
+@pytest.mark.parametrize("bad", ["A1", "a/b", "", "x" * 17])
+def test_a_socket_hub_id_that_is_not_a_short_lower_case_word_is_refused(bad):
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError, match="socket_hub_id"):
+        make_spawner(socket_hub_id=bad)

@@ -231,7 +231,9 @@ def test_sigterm_to_the_process_group_ends_forwarding_silently(pool: Pool, submi
     port = free_port()
     forward = _start_forward(pool, cluster, f"ssh -N -L {port}:localhost:1")
     wait_for(lambda: _port_open(port), what="the forward to listen")
-    assert _stop(forward) == ""
+    # (the probe's own connection may have made ssh print "channel N: open failed")
+    said = [line for line in _stop(forward).splitlines() if " open failed: " not in line]
+    assert said == []
     assert forward.returncode == -signal.SIGTERM
     assert not _port_open(port)
 

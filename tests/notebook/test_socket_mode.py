@@ -14,7 +14,7 @@ from pathlib import Path
 from notebook_helpers import needs_lmod, root_args, wait_for
 from test_singleuser_hub import TOKEN, _hub_job
 
-from jobwrapper.socketpath import job_socket_problem
+from jobwrapper.protocol import job_socket_problem
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from listeners import descendants, tcp_listeners

@@ -37,17 +37,26 @@ def _session_of(pid: int) -> int | None:
     return None if fields[0] in ("Z", "X") else int(fields[3])
 
 
-def _has_marker(pid: int, marker: bytes) -> bool:
+# Set in the processes of a condor_ssh_to_job session (ssh_to_job.py): a starter keeps
+# the sshd's process family apart from the job's own, so the main process's exit does
+# not kill a session.
+SSH_SESSION_VARIABLE = "_LOCALPOOL_SSH_SESSION"
+
+
+def _environ(pid: int) -> list[bytes]:
     try:
         with open(f"/proc/{pid}/environ", "rb") as handle:
-            return marker in handle.read().split(b"\0")
+            return handle.read().split(b"\0")
     except OSError:
-        return False
+        return []
 
 
-def job_processes(session: int, marker: tuple[str, str]) -> Iterator[int]:
-    """Pids in the job's session or carrying its ancestor marker (never our own)."""
+def job_processes(session: int, marker: tuple[str, str], spare_sessions: bool = False
+                  ) -> Iterator[int]:
+    """Pids in the job's session or carrying its ancestor marker (never our own);
+    with `spare_sessions`, not those of condor_ssh_to_job sessions."""
     wanted = f"{marker[0]}={marker[1]}".encode()
+    session_prefix = f"{SSH_SESSION_VARIABLE}=".encode()
     me = os.getpid()
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == me:
@@ -56,7 +65,10 @@ def job_processes(session: int, marker: tuple[str, str]) -> Iterator[int]:
         alive_session = _session_of(pid)
         if alive_session is None:
             continue
-        if alive_session == session or _has_marker(pid, wanted):
+        environ = _environ(pid)
+        if spare_sessions and any(item.startswith(session_prefix) for item in environ):
+            continue
+        if alive_session == session or wanted in environ:
             yield pid
 
 
@@ -72,10 +84,12 @@ def signal_main(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def kill_all(session: int, marker: tuple[str, str], rounds: int = 20) -> None:
-    """SIGKILL every process of the job, including escaped ones, and reap our children."""
+def kill_all(session: int, marker: tuple[str, str], rounds: int = 20,
+             spare_sessions: bool = False) -> None:
+    """SIGKILL every process of the job, including escaped ones, and reap our children;
+    with `spare_sessions`, not the processes of condor_ssh_to_job sessions."""
     for _ in range(rounds):
-        pids = list(job_processes(session, marker))
+        pids = list(job_processes(session, marker, spare_sessions))
         signal_job(session, signal.SIGKILL)
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):

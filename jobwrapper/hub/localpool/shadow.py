@@ -21,7 +21,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import slots, starter, userlog
+from . import sessions, slots, starter, userlog
 from .classads import Ad, from_json
 from .config import PoolConfig, PoolLayout
 from .expressions import is_true
@@ -168,7 +168,7 @@ class Shadow:
         while True:
             status = self.reaped_status()
             if status is not None:
-                self.finish_exited(session, status)
+                self.after_main_exit(session, status)
                 return
             if self.remove.is_set():
                 self.vacate(session, removed=True, reason=self.removed_reason())
@@ -234,6 +234,43 @@ class Shadow:
             self.leave_queue()
         else:
             userlog.held(self.log, self.cluster, reason)
+
+    def after_main_exit(self, session: int, status: int) -> None:
+        """The main process exited: its other processes are killed, but the job stays
+        Running (in its slot, output not yet transferred) while a condor_ssh_to_job
+        session of it is open, as on HTCondor; condor_rm and periodic_remove still act."""
+        kill_all(session, self.job.marker, spare_sessions=True)
+        while sessions.open_sessions(self.record):
+            if self.record_gone():
+                self.kill_everything(session)
+                os._exit(0)
+            reason = ""
+            if self.remove.is_set():
+                reason = self.removed_reason()
+            elif self.spec.periodic_remove and is_true(self.spec.periodic_remove, self.ad,
+                                                       time.time()):
+                reason = (f"The job attribute PeriodicRemove expression "
+                          f"'{self.spec.periodic_remove}' evaluated to TRUE")
+            if reason:
+                self.removed_after_exit(session, reason)
+                return
+            self.remove.wait(POLL * 4)
+        self.finish_exited(session, status)
+
+    def removed_after_exit(self, session: int, reason: str) -> None:
+        """Removed while only sessions kept it: the sessions end (they watch the status),
+        the output of the exited job comes back with ON_EXIT_OR_EVICT."""
+        self.update(JobStatus=3, LastJobStatus=2, EnteredCurrentStatus=int(time.time()),
+                    RemoveReason=reason)
+        deadline = time.time() + 5
+        while sessions.open_sessions(self.record) and time.time() < deadline:
+            time.sleep(POLL)
+        self.kill_everything(session)
+        if self.spec.when_to_transfer_output == "ON_EXIT_OR_EVICT":
+            starter.transfer_back(self.job)
+        self.release_slot()
+        userlog.aborted(self.log, self.cluster, reason)
+        self.leave_queue()
 
     def kill_everything(self, session: int) -> None:
         """SIGKILL the job's processes and its network namespace holder."""

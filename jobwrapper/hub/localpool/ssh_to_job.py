@@ -27,9 +27,10 @@ import time
 import traceback
 from pathlib import Path
 
-from . import netns
+from . import netns, sessions
 from .config import PoolConfig, PoolLayout
 from .forward import Forwarder, ForwardFailure, connect_local
+from .processes import SSH_SESSION_VARIABLE
 from .records import JobRecord, load_record, read_json
 from .remove import may_manage
 from .ssh_options import Forward, SshOptionError, SshOptions, parse_ssh_command
@@ -132,7 +133,7 @@ def run_command(job: JobRecord, command: list[str]) -> int:
     shell = _shell()
     argv = [shell, "-c", " ".join(command)] if command else [shell, "-l"]
     environment = dict(saved["environment"], USER=SESSION_USER, LOGNAME=SESSION_USER,
-                       SHELL=shell)
+                       SHELL=shell, **{SSH_SESSION_VARIABLE: str(os.getpid())})
     preexec = netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
     process = subprocess.Popen(
         argv, cwd=saved["cwd"], env=environment, preexec_fn=preexec, **_as_owner(uid)
@@ -174,6 +175,12 @@ def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
         forwarder.start()
     except ForwardFailure:
         return EXIT_SSH
+    with sessions.registered(job.path):
+        return _forward_while_running(layout, job, forwarder, stop)
+
+
+def _forward_while_running(layout: PoolLayout, job: JobRecord, forwarder: Forwarder,
+                           stop: threading.Event) -> int:
     try:
         while not stop.wait(0.25):
             current = load_record(layout, job.cluster)
@@ -221,7 +228,9 @@ def ssh_to_job(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
         return 1
     if options.no_command:
         return forward_until_gone(layout, job, options)
-    if options.forwards:
+    with sessions.registered(job.path):
+        if not options.forwards:
+            return run_command(job, command)
         forwarder = Forwarder(options, _connector(job))
         try:
             forwarder.start()
@@ -231,4 +240,3 @@ def ssh_to_job(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
             return run_command(job, command)
         finally:
             forwarder.close()
-    return run_command(job, command)
