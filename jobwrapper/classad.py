@@ -172,23 +172,41 @@ def _classad_value_parser() -> Optional[Callable[[str, str], Value]]:
     return parse
 
 
+_ATTRIBUTE_LINE = re.compile(r"\s*[A-Za-z_][A-Za-z0-9_.]*\s*=")
+
+
+def _whole_attribute(line: str) -> bool:
+    """Whether `line` is an attribute line of its own: `Name =` and balanced quotes."""
+    return bool(_ATTRIBUTE_LINE.match(line)) and line.replace('\\"', "").count('"') % 2 == 0
+
+
 def _string_continuation(lines: list[str], start: int) -> tuple[str, int]:
     """The rest of a string value that spans lines (HTCondor writes newlines raw).
 
     Returns the text that follows the first line (starting with a newline) and the
-    number of lines it took; ("", 0) if no later line closes the string cleanly.
+    number of lines it took; ("", 0) if no later line closes the string cleanly. A line
+    ending in `\\"` may close the string or hold an escaped quote before a raw newline:
+    when the next line is no attribute of its own, the longer reading is tried first.
     """
     parts: list[str] = []
+    shorter: tuple[str, int] | None = None
     for offset, line in enumerate(lines[start:]):
         closing = line.rstrip()
         end = _string_end('"' + closing)  # the leading quote puts us inside the string
         if end == -1:
             parts.append(line)
             continue
-        if end == len(closing):  # the closing quote ends the line
-            return "\n" + "\n".join([*parts, closing]), offset + 1
-        return "", 0  # something after the quote: not a value HTCondor wrote
-    return "", 0  # the file ends inside the string: truncated
+        if end != len(closing):  # something after the quote: not a value HTCondor wrote
+            return shorter or ("", 0)
+        reading = "\n" + "\n".join([*parts, closing]), offset + 1
+        following = start + offset + 1
+        if closing.endswith('\\"') and following < len(lines) \
+                and not _whole_attribute(lines[following]):
+            shorter = shorter or reading
+            parts.append(line)
+            continue
+        return reading
+    return shorter or ("", 0)  # the file ends inside the string: truncated
 
 
 def _summarise(warnings: list[str]) -> list[str]:
@@ -209,6 +227,8 @@ def parse_ad_text(
     index = 0
     while index < len(lines):
         number, line = index + 1, lines[index].strip()
+        # a string that goes on in the next line keeps its trailing whitespace (\r, tabs)
+        raw_rest = lines[index].partition("=")[2].lstrip()
         index += 1
         if not line or line.startswith(("#", "//")):
             continue
@@ -220,6 +240,15 @@ def parse_ad_text(
                 "(check that the file is a ClassAd in the old syntax)"
             )
             continue
+        if rest.startswith('"') and _string_end(rest) != -1 and rest.endswith('\\"') \
+                and index < len(lines) and not _whole_attribute(lines[index]):
+            # `"...\"` then a line that is no attribute: the quote was escaped and a raw
+            # newline follows (HTCondor writes `"\n` as `"\"`, newline, `"`)
+            more, used = _string_continuation(lines, index)
+            if used:
+                index += used
+                ad.set(name, parse_literal(raw_rest + more))
+                continue
         if rest.startswith('"') and _string_end(rest) == -1:
             more, used = _string_continuation(lines, index)
             if not used:
@@ -229,7 +258,7 @@ def parse_ad_text(
                 )
                 continue
             index += used
-            ad.set(name, parse_literal(rest + more))  # the bindings cannot read raw newlines
+            ad.set(name, parse_literal(raw_rest + more))  # the bindings cannot read raw newlines
             continue
         if not rest:
             warnings.append(f"{source}:{number}: {name} has no value; it is treated as missing")

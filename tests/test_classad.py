@@ -241,3 +241,11 @@ def test_both_parsers_agree_on_every_fixture_ad(relative):
     assert with_module[1] == literal[1]
     assert [(n, with_module[0].get(n)) for n in with_module[0].names()] == [
         (n, literal[0].get(n)) for n in literal[0].names()]
+
+
+@PARSERS
+@pytest.mark.parametrize("value", ['"\n', '"\n"', 'x"\nY = 2', "C:\\", 'a\\"\nb', '\r\n', '\n"\n'])
+def test_a_quote_before_a_raw_newline_reads_back_unchanged(value, use_module):
+    # found by the property test below: HTCondor writes '"\n' as `X = "\"`, newline, `"`
+    ad, warnings = parse(printed_old("X", value) + "Y = 1\n", use_module)
+    assert (ad.get("X"), ad.get("Y"), warnings) == (value, 1, [])
