@@ -7,6 +7,7 @@ import secrets as token_source
 
 import click
 
+from jobwrapper.errors import ServerError
 from jobwrapper.hubsecrets import read_hub_secrets, secrets_path
 from jobwrapper.launch import apply_notebook, exec_server
 from jobwrapper.notebook import plan_notebook, read_notebook
@@ -28,6 +29,10 @@ def _start(kind: str, user_args: tuple[str, ...]) -> None:
     token = token_source.token_urlsafe(32) if kind == "lab" else None
     setup = prepare(context, write_cache=False)
     setup, notebook = plan_notebook(context, setup, inputs, kind, user_args, token)
+    if kind == "lab" and os.geteuid() == 0 and "--allow-root" not in user_args:
+        # jupyter would refuse only after we told the person it is starting
+        raise ServerError("JupyterLab does not run as root: run jobwrapper lab as the "
+                          "job's user (or add -- --allow-root if you really mean it)")
     # The env cache now holds the modules and venv too: login shells get the same.
     from jobwrapper.apply import apply_setup
 

@@ -109,6 +109,12 @@ SCHEMA: dict[str, dict[str, Spec]] = {
             300.0,
             "Seconds to wait for the hub to accept the port; at least the hub's start_timeout.",
         ),
+        "terminal_shell": (
+            "str",
+            "",
+            "The shell of JupyterLab's terminals (an absolute path); empty: the job's SHELL, "
+            "else the user's login shell from the passwd database, else /bin/bash.",
+        ),
     },
     "shutdown": {
         "warn_minutes": (
@@ -380,6 +386,9 @@ def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> No
         problem = _direct_address_problem(address)
         if problem:
             raise checker.fail("server", "direct_address", problem)
+    shell = server.get("terminal_shell")
+    if shell and not shell.startswith("/"):
+        raise checker.fail("server", "terminal_shell", "must be an absolute path (/bin/bash)")
     news = sections.get("jupyterlab", {}).get("news")
     if news is not None and news not in NEWS_CHOICES:
         raise checker.fail("jupyterlab", "news", f"must be one of: {', '.join(NEWS_CHOICES)}")

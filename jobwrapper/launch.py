@@ -194,6 +194,10 @@ def exec_server(setup: Setup, plan: NotebookPlan, secrets: Mapping[str, str],
                           out.isatty(), plan.ip), file=out)
     out.flush()
     sys.stderr.flush()
+    # Kernels started without a path (REST clients) run in the server's cwd: make it the
+    # transferred notebook dir, so that what they write comes back with ~/jupyter.
+    with contextlib.suppress(OSError):
+        os.chdir(plan.root_dir)
     try:
         os.execvpe(plan.argv[0], list(plan.argv), env)  # noqa: S606 - exec is the point
     except OSError as error:

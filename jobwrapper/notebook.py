@@ -43,6 +43,7 @@ class NotebookInputs:
     templates: tuple[kernels.KernelTemplate, ...]
     programs: dict[str, str]
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    login_shell: str = ""  # the user's shell in the passwd database, for terminals
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,8 @@ def read_notebook(context: JobContext, secrets: Optional[dict[str, str]] = None
     wanted = [p for t in templates for p in kernels.required_programs(t)]
     search_path = environment.env.get("PATH", context.environ.get("PATH", os.defpath))
     programs = kernels.find_programs(wanted, search_path, environment.python)
-    return NotebookInputs(environment, tuple(templates), programs, secrets or {})
+    return NotebookInputs(environment, tuple(templates), programs, secrets or {},
+                          server.login_shell(os.getuid()))
 
 
 def job_label(context: JobContext, environment: EnvironmentChanges) -> str:
@@ -213,6 +215,8 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         kernels=choice,
         report_to_hub=kind == "singleuser",
         report_timeout=float(config.get("server", "report_timeout")),
+        server_env={"PYTHONDONTWRITEBYTECODE": "1",
+                    **server.terminal_shell(config, context.environ, inputs.login_shell)},
         socket_path=sock,
         ipc_dir=ipc_dir,
         mode_reason=mode_reason,

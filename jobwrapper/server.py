@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import pwd
 import socket
 import sys
 from collections.abc import Mapping, Sequence
@@ -60,7 +61,18 @@ def server_bind(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, st
                               "'loopback' or 'direct'; check the hub's JobwrapperSpawner "
                               "(it sets it from connect_to_job_cmd)")
         return asked, f"asked by the hub ({SERVER_BIND_ENV})"
-    return config.get("server", "bind"), "server.bind in the site config"
+    return config.get("server", "bind"), setting_origin(config, "server", "bind")
+
+
+def setting_origin(config: SiteConfig, section: str, key: str) -> str:
+    """Where a site config value came from, in words: the file that sets it, or the
+    default (and why: no file, or the file does not set the key)."""
+    name = f"{section}.{key}"
+    if not config.path:
+        return f"{name}'s default; there is no site config"
+    if key in (config.raw.get(section) or {}):
+        return f"{name} in {config.path}"
+    return f"{name}'s default; {config.path} does not set it"
 
 
 def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, str]:
@@ -72,7 +84,7 @@ def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, st
                               "'tcp' or 'socket'; check the hub's JobwrapperSpawner.server_mode")
         mode, why = asked, f"asked by the hub ({SERVER_MODE_ENV})"
     else:
-        mode, why = config.get("server", "mode"), "server.mode in the site config"
+        mode, why = config.get("server", "mode"), setting_origin(config, "server", "mode")
     if mode == "socket":
         bind, bind_why = server_bind(config, environ)
         if bind == "direct":
@@ -187,6 +199,31 @@ def describe_bind(config: SiteConfig, environ: Mapping[str, str], machine_ad: Ad
 def host_port(ip: str, port: int) -> str:
     """``ip:port``, with an IPv6 address in brackets (``[fd00::2]:8888``)."""
     return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+NO_LOGIN_SHELLS = ("nologin", "false", "sync", "halt", "shutdown")
+
+
+def login_shell(uid: int) -> str:
+    """The user's login shell from the passwd database; "" if it is none to log in with."""
+    try:
+        shell = pwd.getpwuid(uid).pw_shell
+    except KeyError:
+        return ""
+    if not shell or os.path.basename(shell) in NO_LOGIN_SHELLS or not os.access(shell, os.X_OK):
+        return ""
+    return shell
+
+
+def terminal_shell(config: SiteConfig, environ: Mapping[str, str], passwd_shell: str
+                   ) -> dict[str, str]:
+    """SHELL for the server, so that JupyterLab's terminals start the user's shell:
+    HTCondor sets none, and terminado then falls back to `sh`. The site's
+    server.terminal_shell wins, then a SHELL the job already has, then the passwd
+    database's login shell, then /bin/bash."""
+    chosen = (config.get("server", "terminal_shell") or environ.get("SHELL")
+              or passwd_shell or "/bin/bash")
+    return {"SHELL": chosen}
 
 
 def notebook_dir(scratch_dir: Optional[str], config: SiteConfig, environ: Mapping[str, str]

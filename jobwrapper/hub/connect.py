@@ -60,6 +60,9 @@ class ConnectToJob:
                 await tunnel.start(self.connect_to_job_startup_check)
             except TunnelExited as exited:
                 if exited.not_ready and loop.time() < deadline:
+                    self.log.info("%s: job %s cannot be reached yet, the connect-to-job "
+                                  "command says: %s; retrying in 1 s",
+                                  self._log_name, self.job_id, exited.stderr)
                     await asyncio.sleep(1.0)
                     continue
                 if exited.port_taken and not fixed_port:
@@ -97,11 +100,11 @@ class ConnectToJob:
                                                     self.hub_socket):
             self._tunnel = AdoptedTunnel(self.tunnel_pid, self.log)
             self.log.info(
-                "%s: adopted the previous hub's tunnel %s to job %s on hub port %s",
+                "%s: adopted the previous hub's tunnel %s to job %s on hub %s",
                 self._log_name,
                 self.tunnel_pid,
                 self.job_id,
-                port,
+                f"socket {self.hub_socket}" if self.hub_socket else f"port {port}",
             )
             return
         if self.hub_socket:

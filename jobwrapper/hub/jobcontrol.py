@@ -101,6 +101,12 @@ class JobControl(HasTraits):
         "", help="Prefix for batch_query_all_cmd (e.g. sudo -u condor-reader); none by default."
     ).tag(config=True)
 
+    batch_hold_reason_cmd = Unicode(
+        "condor_q {job_id} -af HoldReason",
+        help="""Run (as the user, with exec_prefix) when a job is held, to tell the user
+        HTCondor's HoldReason (which otherwise only job.log has). Empty: not asked.""",
+    ).tag(config=True)
+
     batch_query_min_interval = Float(
         1.0,
         help="""Seconds between two runs of batch_query_all_cmd. Status requests that
@@ -182,11 +188,29 @@ class JobControl(HasTraits):
             query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
             self.batch_query_min_interval))
 
-    def job_gone_message(self: Any, when: str) -> str:
+    async def hold_reason(self: Any) -> str:
+        """HTCondor's HoldReason of the held job, one line; "" if it cannot be had."""
+        if not self.batch_hold_reason_cmd.strip():
+            return ""
+        try:
+            output = await self.run_batch(self.batch_hold_reason_cmd)
+        except BatchCommandError as error:
+            self.log.info("%s: asking for the hold reason: %s", self._log_name, error.stderr)
+            return ""
+        reason = " ".join(output.split())
+        return "" if reason in ("", "undefined") else reason
+
+    async def explain_gone(self: Any, when: str) -> str:
+        """job_gone_message(), with HTCondor's HoldReason when the job is held."""
+        held = self.job_status.split(",")[0].strip() == "5"
+        return self.job_gone_message(when, await self.hold_reason() if held else "")
+
+    def job_gone_message(self: Any, when: str, hold_reason: str = "") -> str:
         """Why the job is not running, for the user."""
         status = self.job_status.split(",")[0].strip()
         reason = {
-            "5": "HTCondor put it on hold",
+            "5": f"HTCondor put it on hold ({hold_reason})" if hold_reason
+            else "HTCondor put it on hold",
             "3": "it was removed",
             "4": "it ended (the server exited: File > Shut Down in JupyterLab, or an error)",
         }.get(status, "it left the queue (it ended, was removed, or reached its maximum "

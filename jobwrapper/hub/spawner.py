@@ -361,7 +361,7 @@ class JobwrapperSpawner(
                 self._event(20, f"Job {self.job_id} is idle in the queue, waiting for a free slot.")
                 said_idle = True
             elif status == JobStatus.NOTFOUND:
-                raise SpawnFailed(self.job_gone_message("before the notebook server started"))
+                raise SpawnFailed(await self.explain_gone("before the notebook server started"))
             await asyncio.sleep(interval)
             interval = min(interval * 1.5, max(self.startup_poll_interval, 5.0))
 
@@ -375,7 +375,7 @@ class JobwrapperSpawner(
                 # a failed query (UNKNOWN) or an evicted, idle job may still report
                 if await self.query_job_status() == JobStatus.NOTFOUND:
                     raise SpawnFailed(
-                        self.job_gone_message("before the notebook server started")
+                        await self.explain_gone("before the notebook server started")
                     ) from None
 
     # ---- poll and stop -----------------------------------------------------------------
@@ -398,7 +398,7 @@ class JobwrapperSpawner(
         if status in (JobStatus.PENDING, JobStatus.UNKNOWN):
             return None
         if status != JobStatus.RUNNING:
-            reason = self.job_gone_message("while running")
+            reason = await self.explain_gone("while running")
             self.log.warning("%s: %s", self._log_name, reason)
             self.record_stop_reason(reason)
             if self.job_status.startswith("5,"):  # held: still in the queue, holding a slot
@@ -417,7 +417,7 @@ class JobwrapperSpawner(
         elif not self._tunnel.alive():
             return await self._give_up(
                 f"The connection to job {self.job_id} ended "
-                f"({self._tunnel.stderr_excerpt()}); the job is being stopped."
+                f"({self._tunnel.end_description()}); the job is being stopped."
             )
         elif await server_gone(self.local_port, self.hub_socket):
             self._server_end = "gone"

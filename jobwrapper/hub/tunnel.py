@@ -150,6 +150,15 @@ class Tunnel:
         kept = [line for line in self._stderr_lines if line.strip()][:lines]
         return redact(" / ".join(kept), self._secrets) or "(no error output)"
 
+    def end_description(self) -> str:
+        """How the process ended, for the user: its messages, else its exit code."""
+        kept = [line for line in self._stderr_lines if line.strip()][:5]
+        if kept:
+            return redact(" / ".join(kept), self._secrets)
+        code = self.returncode
+        return (f"{self.argv[0].rsplit('/', 1)[-1]} exited with code {code} and no message"
+                if code is not None else "it ended without a message")
+
     async def _read_stderr(self) -> None:
         assert self._process is not None and self._process.stderr is not None
         while True:
@@ -296,9 +305,10 @@ class AdoptedTunnel:
         """Whether the process, or a process it left in its group, is still running."""
         return not process_gone(self._pid) or bool(group_members(self._pid))
 
-    def stderr_excerpt(self, lines: int = 5) -> str:
-        """Its stderr went to the previous hub process."""
-        return "its error output went to the previous hub process"
+    def end_description(self) -> str:
+        """How it ended: unknown here, its messages went to the hub process that started
+        it (before a restart)."""
+        return "it was started before the hub's last restart, so its messages are not known"
 
     async def stop(self, timeout: float = 5.0) -> None:
         """SIGTERM, then SIGKILL after `timeout` s."""

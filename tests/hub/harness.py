@@ -82,6 +82,7 @@ s.batch_query_cmd = (b + '/condor_q {{job_id}} -format "%s, " JobStatus '
 s.batch_query_all_cmd = b + "/condor_q {{job_ids}} -af:j JobStatus RemoteHost"
 s.batch_query_min_interval = 0.2
 s.batch_cancel_cmd = b + "/condor_rm {{job_id}}"
+s.batch_hold_reason_cmd = b + "/condor_q {{job_id}} -af HoldReason"
 s.connect_to_job_cmd = (
     b + '/condor_ssh_to_job -ssh '
     '"ssh -N -oExitOnForwardFailure=yes -L {{port}}:localhost:{{rport}}" {{job_id}}'

@@ -153,3 +153,28 @@ def test_a_reused_pid_is_not_adopted():
         assert isinstance(spawner._tunnel, Tunnel)
 
     run(spawner, scenario())
+
+
+def test_each_retry_of_a_job_not_reachable_yet_is_logged(tmp_path, caplog):
+    spawner = FakeSpawner(f"not-ready:2:{tmp_path / 'runs'}")
+    caplog.set_level(logging.INFO, logger="test")
+    run(spawner, spawner.connect(fixed_port=0))
+    retries = [r.getMessage() for r in caplog.records if "cannot be reached yet" in r.getMessage()]
+    assert len(retries) == 2
+    assert retries[0] == ("alice: job 7 cannot be reached yet, the connect-to-job command says: "
+                          "(Use -auto-retry to keep trying periodically.); retrying in 1 s")
+
+
+def test_a_tunnel_that_ended_silently_says_its_exit_code():
+    async def scenario():
+        tunnel = Tunnel(["/bin/false"], {}, logging.getLogger("test"))
+        with pytest.raises(Exception):  # noqa: B017 - ends during its startup check
+            await tunnel.start(1.0)
+        return tunnel.end_description()
+
+    assert asyncio.run(scenario()) == "false exited with code 1 and no message"
+
+
+def test_an_adopted_tunnel_says_why_its_messages_are_unknown():
+    adopted = AdoptedTunnel(os.getpid(), logging.getLogger("test"))
+    assert "started before the hub's last restart" in adopted.end_description()

@@ -142,3 +142,21 @@ def test_the_announcement_never_breaks_a_page():
             raise RuntimeError("database gone")
 
     assert stop_reason_announcement(Broken()) == ""
+
+
+def _held(command: str) -> JobwrapperSpawner:
+    spawner = make_spawner(exec_prefix="", batch_hold_reason_cmd=command)
+    spawner.job_id, spawner.job_status = "7", "5, "
+    return spawner
+
+
+def test_a_held_job_is_explained_with_htcondors_hold_reason():
+    spawner = _held("/bin/echo 'Error from slot1_1@wn1: Job has gone over memory limit'")
+    assert asyncio.run(spawner.explain_gone("while running")).startswith(
+        "Your notebook job 7 stopped while running: HTCondor put it on hold (Error from "
+        "slot1_1@wn1: Job has gone over memory limit). Its output")
+
+
+def test_without_a_hold_reason_the_message_stays_as_before():
+    assert asyncio.run(_held("/bin/echo undefined").explain_gone("while running")) == HELD
+    assert asyncio.run(_held("/bin/false").explain_gone("while running")) == HELD

@@ -77,7 +77,7 @@ def test_doctor_flags_lost_thread_variables(job_environ: dict[str, str]) -> None
 def test_doctor_says_tcp_mode_and_why(job_environ: dict[str, str]) -> None:
     result = run_jobwrapper(["doctor"], _healthy(job_environ))
     status, detail = _rows(result.stdout)["server mode"]
-    assert status == "OK" and detail.startswith("tcp (server.mode in the site config)")
+    assert status == "OK" and detail.startswith("tcp (server.mode's default; ")
 
 
 def test_doctor_says_socket_mode_asked_by_the_hub_and_where(job_environ: dict[str, str]

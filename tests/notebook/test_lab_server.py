@@ -199,3 +199,35 @@ def test_token_is_shown_on_a_terminal(tmp_path, module_tree, cvmfs_venv) -> None
     finally:
         server.stop()
         os.close(controller)
+
+
+def test_lab_as_root_is_one_line_before_anything_is_announced(
+        tmp_path, module_tree, cvmfs_venv) -> None:
+    import os
+    import subprocess
+
+    if os.geteuid() != 0:
+        pytest.skip("needs root")
+    environ = make_job(tmp_path, site_config_text(module_tree, cvmfs_venv))
+    result = subprocess.run([JOBWRAPPER, "lab"], env=environ, capture_output=True, text=True,
+                            timeout=60, cwd=environ["_CONDOR_SCRATCH_DIR"], check=False)
+    assert result.returncode == 6
+    assert result.stdout == ""
+    assert result.stderr == ("jobwrapper: JupyterLab does not run as root: run jobwrapper lab "
+                             "as the job's user (or add -- --allow-root if you really mean it)\n")
+
+
+def test_a_kernel_started_without_a_path_runs_in_the_transferred_jupyter_dir(lab: Lab) -> None:
+    kernel = _start_kernel(lab)
+    connection = lab.scratch / ".jobwrapper" / "runtime" / "jupyter" / f"kernel-{kernel}.json"
+    wait_for(connection.exists, 30, "connection file")
+    server = psutil.Process(lab.server.process.pid)
+    kernels = [p for p in server.children(recursive=True) if f"kernel-{kernel}" in
+               " ".join(p.cmdline())]
+    assert [p.cwd() for p in kernels] == [str(lab.scratch / "jupyter")]
+
+
+def test_terminals_get_a_login_shell_although_htcondor_sets_no_shell(lab: Lab) -> None:
+    environ = psutil.Process(lab.server.process.pid).environ()
+    assert environ["SHELL"] not in ("", "/bin/sh")
+    assert environ["SHELL"].startswith("/")

@@ -59,7 +59,7 @@ def _never(name: str) -> list[str]:
 def test_loopback_by_default_without_resolving() -> None:
     bind = server.bind_address(_config(), {}, _machine(), _never)
     assert (bind.choice, bind.address) == ("loopback", "127.0.0.1")
-    assert bind.reason == "server.bind in the site config"
+    assert bind.reason == "server.bind's default; /etc/jobwrapper/config.toml does not set it"
 
 
 def test_direct_takes_the_explicit_address_without_resolving() -> None:
@@ -175,7 +175,7 @@ def test_plan_notebook_in_direct_mode_binds_the_resolved_address(tmp_path) -> No
     assert notebook.ip == "10.0.0.7"
     assert "--ServerApp.ip=10.0.0.7" in notebook.argv
     assert notebook.jupyter_config["ServerApp"]["ip"] == "10.0.0.7"
-    assert "bind: direct (server.bind in the site config): 10.0.0.7" in str(notebook)
+    assert "bind: direct (server.bind in /etc/jobwrapper/config.toml): 10.0.0.7" in str(notebook)
 
 
 # ---- doctor's "server bind" row -------------------------------------------------------
@@ -208,3 +208,37 @@ def test_doctor_direct_asked_by_the_hub_fails_when_the_name_does_not_resolve(tmp
     row, address = check_server_bind(context, resolve)
     assert (row.status, address) == ("FAIL", "")
     assert row.detail.endswith("set server.direct_address to the address the hub reaches")
+
+
+def test_without_a_site_config_the_reason_says_so() -> None:
+    bind = server.bind_address(parse_config("", ""), {}, _machine(), _never)
+    assert bind.reason == "server.bind's default; there is no site config"
+
+
+def test_a_site_config_that_sets_bind_is_named() -> None:
+    reason = server.server_bind(_config('[server]\nbind = "loopback"\n'), {})[1]
+    assert reason == "server.bind in /etc/jobwrapper/config.toml"
+
+
+def test_terminal_shell_prefers_the_site_then_the_job_then_passwd_then_bash() -> None:
+    site = _config('[server]\nterminal_shell = "/bin/zsh"\n')
+    assert server.terminal_shell(site, {"SHELL": "/bin/tcsh"}, "/bin/dash") == {"SHELL": "/bin/zsh"}
+    assert server.terminal_shell(_config(), {"SHELL": "/bin/tcsh"}, "/bin/dash") == {
+        "SHELL": "/bin/tcsh"}
+    assert server.terminal_shell(_config(), {}, "/bin/dash") == {"SHELL": "/bin/dash"}
+    assert server.terminal_shell(_config(), {}, "") == {"SHELL": "/bin/bash"}
+
+
+def test_a_nologin_shell_in_passwd_is_no_login_shell(monkeypatch) -> None:
+    import pwd
+    from types import SimpleNamespace
+
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: SimpleNamespace(pw_shell="/usr/sbin/nologin"))
+    assert server.login_shell(1000) == ""
+
+
+def test_a_relative_terminal_shell_is_refused_naming_the_key() -> None:
+    from jobwrapper.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="terminal_shell: must be an absolute path"):
+        _config('[server]\nterminal_shell = "bash"\n')
