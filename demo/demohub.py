@@ -23,6 +23,21 @@ from typing import Any, Optional
 from demolib import DEMO_DIR, PYTHON, VENV, Demo, default_users, demo_password, free_port, run
 
 
+def kept_ports(hub_dir: Path) -> dict[str, int]:
+    """The hub's API port and the proxy's API port, chosen once and kept in the hub's
+    dir: running notebooks keep JUPYTERHUB_API_URL, and the proxy (which outlives a hub
+    restart) keeps its API port, so a restarted hub is the same hub to both."""
+    path = hub_dir / "ports.json"
+    with contextlib.suppress(OSError, ValueError):
+        ports = json.loads(path.read_text())
+        if isinstance(ports.get("hub"), int) and isinstance(ports.get("proxy_api"), int):
+            return ports
+    ports = {"hub": free_port(), "proxy_api": free_port()}
+    path.write_text(json.dumps(ports))
+    path.chmod(0o600)
+    return ports
+
+
 def proxy_token(hub_dir: Path) -> str:
     """The hub-proxy token; kept in the hub's dir so a restarted hub finds its proxy."""
     path = hub_dir / "proxy_token"
@@ -57,18 +72,29 @@ class Hub:
         return f"http://127.0.0.1:{self.port}"
 
     @property
+    def hub_port(self) -> int:
+        """The hub's API port (kept across restarts; see kept_ports)."""
+        return int(self.extra_env.get("JOBWRAPPER_DEMO_HUB_PORT") or
+                   kept_ports(self.hub_dir)["hub"])
+
+    def restart(self) -> None:
+        """Stop and start JupyterHub only: proxy, jobs and tunnels keep running."""
+        self.stop()
+        self.start()
+
+    @property
     def log_path(self) -> Path:
         return self.demo.state / (f"hub-{self.name}.log" if self.name else "hub.log")
 
     def environment(self) -> dict[str, str]:
-        hub_ports = self.extra_env.get("JOBWRAPPER_DEMO_HUB_PORT")
+        ports = kept_ports(self.hub_dir)
         env = {
             **os.environ,
             "PATH": f"{self.demo.bin_dir}:{VENV / 'bin'}:{os.environ.get('PATH', '')}",
             "JOBWRAPPER_DEMO_STATE": str(self.demo.state),
             "JOBWRAPPER_DEMO_PORT": str(self.port),
-            "JOBWRAPPER_DEMO_HUB_PORT": hub_ports or str(free_port()),
-            "JOBWRAPPER_DEMO_PROXY_API_PORT": str(free_port()),
+            "JOBWRAPPER_DEMO_HUB_PORT": str(ports["hub"]),
+            "JOBWRAPPER_DEMO_PROXY_API_PORT": str(ports["proxy_api"]),
             "JOBWRAPPER_DEMO_SPAWNER": self.spawner,
             "JOBWRAPPER_DEMO_USERS": ",".join(self.users),
             "JOBWRAPPER_DEMO_PASSWORD": demo_password(self.demo),

@@ -42,6 +42,9 @@ c.JupyterHub.cleanup_proxy = False
 c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.active_server_limit = 0
 c.JupyterHub.last_activity_interval = 60
+# Named servers: several notebooks per user, each its own job (docs/hub.md).
+c.JupyterHub.allow_named_servers = True
+c.JupyterHub.named_server_limit_per_user = 3
 
 # --- Users: a shared password for the demo users (local accounts when run as root) -----
 c.JupyterHub.authenticator_class = "shared-password"
@@ -52,7 +55,8 @@ c.JupyterHub.services = [
 ]
 c.JupyterHub.load_roles = [
     {"name": "demo-admin", "services": ["demo-admin"],
-     "scopes": ["admin:users", "admin:servers", "access:servers", "read:users:activity"]},
+     "scopes": ["admin:users", "admin:servers", "access:servers", "read:users:activity",
+                "tokens"]},
 ]
 
 # --- Spawner ----------------------------------------------------------------------------

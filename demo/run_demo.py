@@ -8,15 +8,25 @@ checks that JupyterLab answers through the proxy, stops everything and exits 0 (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import signal
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from demohub import Hub, spawn_until_lab, stop_everything, stop_proxy, stop_server
+from demohub import (
+    Hub,
+    lab_answers,
+    spawn_until_lab,
+    stop_everything,
+    stop_proxy,
+    stop_server,
+)
 from demolib import DEFAULT_STATE, default_users, demo_password, prepare, reset_state
 
 CHECK_OPTIONS = {"cpus": 2, "memory_mb": 1024, "runtime_hours": 1, "gpus": 0,
@@ -32,7 +42,39 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
                         help="state dir (default: demo-state/ in the repository)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget the previous run's hub database and pool first")
+    parser.add_argument("--restart-hub", action="store_true",
+                        help="restart the running demo's JupyterHub only (notebooks, jobs, "
+                        "tunnels and the proxy keep running), as a site restarts its hub")
     return parser.parse_args(argv)
+
+
+def restart_running_hub(state: Path) -> int:
+    """Ask the running demo (its pid file) to restart its hub: SIGHUP, as for daemons."""
+    pid_file = state / "demo.pid"
+    try:
+        pid = int(pid_file.read_text().strip())
+        os.kill(pid, signal.SIGHUP)
+    except (OSError, ValueError):
+        print(f"demo: no running demo found ({pid_file}); start it with scripts/demo",
+              file=sys.stderr)
+        return 1
+    print(f"demo: asked the demo (pid {pid}) to restart its hub; its output says when "
+          "the hub is back")
+    return 0
+
+
+def isolate_jobs(hub: Hub) -> str:
+    """Run the pool's jobs in network namespaces that reach only the hub's API port, as
+    on a real pool where worker nodes take no inbound connections (needs root)."""
+    from jobwrapper.hub.localpool import netns
+    from jobwrapper.hub.localpool.admin import init_pool
+    from jobwrapper.hub.localpool.config import PoolLayout
+
+    if not netns.available():
+        return "jobs share the host's network (network namespaces need root and iproute2)"
+    init_pool(PoolLayout(hub.demo.pool_dir), {"netns": "true",
+                                              "outbound_ports": str(hub.hub_port)})
+    return f"jobs run in network namespaces that reach only the hub's port {hub.hub_port}"
 
 
 def check(hub: Hub) -> int:
@@ -46,13 +88,43 @@ def check(hub: Hub) -> int:
     seconds = spawn_until_lab(hub, user, CHECK_OPTIONS)
     print(f"demo check: JupyterLab of {user} answered through the proxy {seconds:.1f} s "
           "after the spawn call")
+    hub.restart()
+    if not lab_answers(hub, user, timeout=30):
+        print(f"demo check: after a hub restart {user}'s JupyterLab does not answer")
+        return 1
+    # A token the notebook has never seen: the server asks the hub's API about it, at
+    # the address the job was given when it started (the hub keeps its ports).
+    status, answer = hub.api("POST", f"/users/{user}/tokens", {"note": "after restart"})
+    if status != 201:
+        print(f"demo check: a new token after the restart: HTTP {status}: {answer}")
+        return 1
+    seen = server_status(hub, user, answer["token"])
+    print(f"demo check: after a hub restart JupyterLab still answers, and takes a new "
+          f"token (the server reaches the restarted hub): HTTP {seen}")
+    if seen != 200:
+        return 1
     stop_server(hub, user)
     print(f"demo check: {user}'s server stopped")
     return 0
 
 
+def server_status(hub: Hub, user: str, token: str) -> int:
+    """HTTP status of the user's server's /api/status through the proxy with `token`."""
+    request = urllib.request.Request(  # noqa: S310 - http://127.0.0.1 only
+        f"{hub.url}/user/{user}/api/status", headers={"Authorization": f"token {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return 0
+
+
 def main(argv: list[str]) -> int:
     arguments = _arguments(argv)
+    if arguments.restart_hub:
+        return restart_running_hub(arguments.state.resolve())
     if arguments.fresh:
         reset_state(arguments.state)
     print("demo: preparing the local pool, Lmod modules and environments "
@@ -61,14 +133,23 @@ def main(argv: list[str]) -> int:
     demo = prepare(arguments.state, users)
     hub = Hub(demo, port=arguments.port, users=users)
     stop_proxy(hub.hub_dir)  # a proxy left by an earlier run that was killed
+    print(f"demo: {isolate_jobs(hub)}")
     stopping = False
+    restart_asked = False
 
     def request_stop(signum: int, frame: object) -> None:
         nonlocal stopping
         stopping = True
 
+    def request_restart(signum: int, frame: object) -> None:
+        nonlocal restart_asked
+        restart_asked = True
+
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGHUP, request_restart)
+    pid_file = demo.state / "demo.pid"
+    pid_file.write_text(f"{os.getpid()}\n")
     code = 0
     try:
         hub.start()
@@ -76,7 +157,15 @@ def main(argv: list[str]) -> int:
             code = check(hub)
         else:
             print(_welcome(hub))
-            while not stopping and hub.process is not None and hub.process.poll() is None:
+            while not stopping and hub.process is not None:
+                if restart_asked:
+                    restart_asked = False
+                    print("demo: restarting JupyterHub; notebooks, jobs, tunnels and the "
+                          "proxy keep running ...", flush=True)
+                    hub.restart()
+                    print(f"demo: JupyterHub is back on {hub.url}/", flush=True)
+                if hub.process.poll() is not None:
+                    break
                 time.sleep(0.5)
             if not stopping:
                 print(f"demo: JupyterHub exited; see {hub.log_path}")
@@ -85,6 +174,8 @@ def main(argv: list[str]) -> int:
         print(f"demo: {error}", file=sys.stderr)
         code = 1
     finally:
+        with contextlib.suppress(OSError):
+            pid_file.unlink()
         print("demo: stopping notebooks, jobs, tunnels and the proxy ...")
         jobs, tunnels = stop_everything(hub)
         print(f"demo: stopped ({jobs} job(s) and {tunnels} tunnel(s) were still there "
@@ -106,9 +197,11 @@ def _welcome(hub: Hub) -> str:
 
   The form offers CPUs, memory, runtime, CephFS I/O class, container and environment
   (stable: Lmod module demo-tools/1.0, testing: demo-tools/2.0).
+  Named servers: up to 3 per user (Home page, "Add New Server").
   Hub log: {hub.log_path}
   Jobs:    {hub.demo.bin_dir / 'condor_q'} -all
 
+  Restart only the hub (notebooks keep running):  scripts/demo --restart-hub
   Press Ctrl-C to stop everything.
 """
 
