@@ -89,6 +89,12 @@ def test_real_kernel_runs_and_in_socket_mode_nothing_else_listens_on_tcp(real_hu
     ws_url = f"ws://127.0.0.1:{real_hub.settings['public_port']}/user/{ALICE}/api/kernels/"
     assert asyncio.run(_execute(ws_url + f"{kernel_id}/channels", token,
                                 "print(6 * 7)")) == "42\n"
+    # a spawn without options asks for the site's default memory (2 GB), enough for the
+    # server and a kernel under the pool's memory limit (HTCondor 25's cgroup hold)
+    queue = subprocess.run([real_hub.settings["bin"] + "/condor_q", state["job_id"], "-af",
+                            "RequestMemory", "JobStatus"], capture_output=True, text=True,
+                           check=False)
+    assert queue.stdout.split() == ["2048", "2"]
     if real_hub.settings["spawner"]["server_mode"] == "socket":
         assert state["job_socket"].endswith("/.jobwrapper/sockets/server.sock")
         scratch = state["job_socket"].removesuffix("/.jobwrapper/sockets/server.sock")

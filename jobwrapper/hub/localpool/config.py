@@ -48,6 +48,10 @@ class PoolConfig:
     """Host part of RemoteHost (`slot1_N@HOST`); empty means this machine's name."""
     uid_domain: str = ""
     """UidDomain and the part after '@' in User; empty means the hostname."""
+    memory_limit: bool = True
+    """Hold a job whose processes use more memory than its slot has (sum of their PSS,
+    checked every periodic_interval), as HTCondor 25 does with cgroups (its default
+    hard limit); False: no limit, as a pool without cgroups."""
     netns: bool = False
     """Run each job in its own network namespace (root and iproute2 needed)."""
     outbound_ports: list[int] = dataclasses.field(default_factory=list)

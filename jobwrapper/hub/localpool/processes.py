@@ -111,3 +111,19 @@ def reap_children() -> list[tuple[int, int]]:
         if pid == 0:
             return reaped
         reaped.append((pid, status))
+
+
+def memory_used_mb(session: int, marker: tuple[str, str]) -> int:
+    """The job's memory in MB: the sum of its processes' PSS (shared pages split among
+    their users), an approximation of what a memory cgroup would charge."""
+    total_kb = 0
+    for pid in job_processes(session, marker, spare_sessions=True):
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total_kb += int(line.split()[1])
+                        break
+        except (OSError, ValueError, IndexError):
+            continue
+    return total_kb // 1024

@@ -27,7 +27,13 @@ from .config import PoolConfig, PoolLayout
 from .expressions import is_true
 from .jobad import Slot, running_updates, schedd_address
 from .jobspec import JobSpec
-from .processes import become_subreaper, kill_all, reap_children, signal_main
+from .processes import (
+    become_subreaper,
+    kill_all,
+    memory_used_mb,
+    reap_children,
+    signal_main,
+)
 from .records import ShadowInfo, process_start_time, read_json, write_ad, write_shadow
 from .transfer import InputTransferError
 
@@ -191,7 +197,10 @@ class Shadow:
         return None
 
     def check_policies(self, session: int, now: float) -> bool:
-        """periodic_remove and allowed_execute_duration; True when the job was stopped."""
+        """The memory limit, periodic_remove and allowed_execute_duration; True when the
+        job was stopped."""
+        if self.config.memory_limit and self.over_memory(session):
+            return True
         if self.spec.periodic_remove and is_true(self.spec.periodic_remove, self.ad, now):
             reason = (
                 f"The job attribute PeriodicRemove expression '{self.spec.periodic_remove}'"
@@ -206,6 +215,25 @@ class Shadow:
             self.wait_for_removal()
             return True
         return False
+
+    def over_memory(self, session: int) -> bool:
+        """Over the slot's memory: killed and held, with HTCondor 25's cgroup OOM message,
+        HoldReasonCode 34 (JobOutOfResources), subcode 102 (Memory). No output comes back."""
+        limit = int(self.ad.get("MemoryProvisioned") or self.ad.get("RequestMemory") or 0)
+        used = memory_used_mb(session, self.job.marker) if limit else 0
+        if not limit or used <= limit:
+            return False
+        slot = str(self.ad.get("RemoteHost", ""))
+        reason = (f"Error from {slot}: Job has gone over cgroup memory limit of {limit} "
+                  f"megabytes. Last measured usage: {used} megabytes.  Consider "
+                  "resubmitting with a higher request_memory.")
+        self.kill_everything(session)
+        reap_children()
+        self.release_slot(JobStatus=5, LastJobStatus=2, HoldReason=reason, HoldReasonCode=34,
+                          HoldReasonSubCode=102, EnteredCurrentStatus=int(time.time()))
+        userlog.held(self.log, self.cluster, reason)
+        self.wait_for_removal()
+        return True
 
     # -- endings --------------------------------------------------------------------
     def vacate(self, session: int, removed: bool, reason: str) -> None:
