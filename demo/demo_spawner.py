@@ -15,7 +15,7 @@ from typing import Any
 def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     """Set the spawner's traits in the config object ``c``."""
     bin_dir = state / "bin"
-    c.JupyterHub.spawner_class = "jobwrapper.hub.spawner.JobwrapperSpawner"
+    c.JupyterHub.spawner_class = "jobwrapper"  # the entry point (jupyterhub.spawners)
     # sudo resets PATH, so the pool's commands are named by absolute path.
     c.JobwrapperSpawner.batch_submit_cmd = f"{bin_dir}/condor_submit"
     c.JobwrapperSpawner.batch_query_cmd = (

@@ -129,6 +129,7 @@ class Hub:
             "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
             "LANG": "C.UTF-8",
             "HOME": str(self.state_dir),
+            **self.settings.get("hub_env", {}),  # e.g. CONDOR_CONFIG of a real pool
         }
         with open(log, "wb") as handle:
             self.process = subprocess.Popen(
