@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
 from hub.conftest import hub_pool, hub_users  # noqa: F401 - fixtures for the local pool
 from hub.harness import Hub, isolate_jobs, new_hub
 

@@ -18,7 +18,6 @@ import uuid
 
 import pytest
 import requests
-
 from hub.harness import home, process_gone, server_token, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.acceptance]
