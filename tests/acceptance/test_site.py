@@ -12,13 +12,18 @@ import contextlib
 import json
 import os
 import signal
-import subprocess
 import time
 import uuid
 
 import pytest
 import requests
-from hub.harness import home, process_gone, server_token, wait_for
+from hub.harness import (
+    command_lines_containing,
+    home,
+    process_gone,
+    server_token,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.acceptance]
 
@@ -188,7 +193,4 @@ def test_a_killed_tunnel_stops_the_job_and_says_why(site):
 
 def test_nothing_is_left_running(site):
     stopped(site)
-    left = subprocess.run(["pgrep", "-f", "condor_ssh_to_job"], capture_output=True,
-                          text=True, check=False).stdout.split()
-    assert not [pid for pid in left
-                if site.bin_dir in open(f"/proc/{pid}/cmdline").read().replace("\0", " ")]
+    assert command_lines_containing(f"{site.bin_dir}/condor_ssh_to_job") == []
