@@ -23,10 +23,10 @@ import json
 from typing import Any
 
 import batchspawner.api  # noqa: F401  (registers its handler; we then replace it)
-from jupyterhub import apihandlers
 from jupyterhub.apihandlers import APIHandler
 from tornado import web
 
+from jobwrapper.hub import compat
 from jobwrapper.protocol import (
     PROTOCOL_HEADER,
     REPORT_PATH,
@@ -102,10 +102,7 @@ class PortReportHandler(APIHandler):
 
 def install(handlers: list | None = None) -> None:
     """Make PortReportHandler the only handler of the route (idempotent)."""
-    if handlers is None:
-        handlers = apihandlers.default_handlers
-    handlers[:] = [entry for entry in handlers if entry[0] != ROUTE]
-    handlers.append((ROUTE, PortReportHandler))
+    compat.replace_api_route(ROUTE, PortReportHandler, handlers)
 
 
 install()

@@ -33,6 +33,7 @@ from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV
 
 from . import (
     api,  # noqa: F401  (installs the strict port handler)
+    compat,
     inherited,
 )
 from . import secrets as hub_secrets
@@ -320,9 +321,8 @@ class JobwrapperSpawner(
         return hub_secrets.job_dir_for(self.name)
 
     def get_req_subvars_raw(self) -> dict[str, str]:
-        """The req_* traits by their full names."""
-        return {name: getattr(self, name) for name in self.trait_names()
-                if name.startswith("req_")}
+        """The req_* traits that are the site's defaults (inherited.HONOURED), by name."""
+        return {name: getattr(self, name) for name in inherited.HONOURED}
 
     def submit_options(self) -> dict[str, Any]:
         """The user's options; without the form, over the site's defaults (req_*)."""
@@ -503,19 +503,9 @@ def rest_spawn_without_options(handler: Any) -> bool:
     return not body
 
 
-def refuse_inherited_settings_at_hub_start() -> None:
-    """JupyterHub imports this module while it loads its config (spawner_class), before
-    it merges that config: the check runs right after, on the hub's loop. A batchspawner
-    setting that would be ignored then stops the hub with one line (inherited.py)."""
-    from traitlets.config import Application
-
-    if not Application.initialized():
-        return
-    with contextlib.suppress(RuntimeError):  # no running loop: not inside a hub's start
-        asyncio.get_running_loop().call_soon(_check_hub_config, Application.instance())
-
-
-def _check_hub_config(app: Any) -> None:
+def refuse_inherited_settings(app: Any) -> None:
+    """At hub start (compat.run_before_spawners): a batchspawner setting that would be
+    ignored stops the hub with one line (inherited.py)."""
     config = app.config
     values: dict[str, Any] = {}
     for section in reversed(inherited.SECTIONS):
@@ -528,4 +518,4 @@ def _check_hub_config(app: Any) -> None:
         raise SystemExit(1)
 
 
-refuse_inherited_settings_at_hub_start()
+compat.run_before_spawners(refuse_inherited_settings)

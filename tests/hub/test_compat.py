@@ -1,0 +1,44 @@
+"""The internals jobwrapper/hub/compat.py patches are still where it expects them:
+these fail on an upgrade that moves them, before a hub misbehaves quietly."""
+
+from __future__ import annotations
+
+import inspect
+
+import pytest
+from jupyterhub import apihandlers
+from jupyterhub.app import JupyterHub
+
+from jobwrapper.hub import api, compat
+
+
+def test_jupyterhub_is_a_tested_version():
+    low, high = compat.TESTED_JUPYTERHUB
+    assert low <= compat.jupyterhub_version() <= high
+
+
+def test_the_api_handler_list_is_a_list_of_route_handler_pairs():
+    assert isinstance(apihandlers.default_handlers, list)
+    assert all(len(entry) >= 2 for entry in apihandlers.default_handlers)
+
+
+def test_only_our_handler_serves_the_batchspawner_route():
+    import batchspawner.api  # noqa: F401 - registers batchspawner's own handler
+
+    served = [entry[1] for entry in apihandlers.default_handlers if entry[0] == api.ROUTE]
+    assert served == [api.PortReportHandler]
+
+
+def test_init_spawners_is_a_coroutine_wrapped_once():
+    import jobwrapper.hub.spawner  # noqa: F401 - installs the start check
+
+    assert inspect.iscoroutinefunction(JupyterHub.init_spawners)
+    assert JupyterHub.init_spawners._jobwrapper_wrapped is True
+    compat.run_before_spawners(lambda app: None)
+    assert getattr(JupyterHub.init_spawners.__wrapped__, "_jobwrapper_wrapped", False) is False
+
+
+def test_an_untested_jupyterhub_is_one_line(monkeypatch):
+    monkeypatch.setattr(compat, "jupyterhub_version", lambda: (7, 0))
+    with pytest.raises(compat.UpstreamChanged, match="outside the versions"):
+        compat.replace_api_route("/x", object, [])
