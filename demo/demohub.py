@@ -272,7 +272,7 @@ def stop_everything(hub: Hub) -> tuple[int, int]:
     hub.stop()
     stop_proxy(hub.hub_dir)
     found = leftovers(hub.demo)
-    run([PYTHON, "-m", "jobwrapper.hub.localpool", "shutdown", "--pool-dir", hub.demo.pool_dir])
+    run([PYTHON, "-m", "jobwrapper.localpool", "shutdown", "--pool-dir", hub.demo.pool_dir])
     return found
 
 

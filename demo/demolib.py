@@ -98,11 +98,11 @@ def prepare(state: Path, users: tuple[str, ...] = (),
     os.chmod(demo.hub_dir, 0o700)  # database, cookie secret, API token
     settings = {"idle_delay": "1", "ssh_ready_delay": "2", "vacate_grace": "20",
                 "slot_cpus": "128", "slot_memory": str(256 * 1024), **(pool_settings or {})}
-    init = [PYTHON, "-m", "jobwrapper.hub.localpool", "init", "--pool-dir", demo.pool_dir]
+    init = [PYTHON, "-m", "jobwrapper.localpool", "init", "--pool-dir", demo.pool_dir]
     for key, value in settings.items():
         init += ["--set", f"{key}={value}"]
     run(init)
-    run([PYTHON, "-m", "jobwrapper.hub.localpool", "install-bin", demo.bin_dir,
+    run([PYTHON, "-m", "jobwrapper.localpool", "install-bin", demo.bin_dir,
          "--pool-dir", demo.pool_dir])
     _module_tree(demo)
     _job_venv(demo)

@@ -66,9 +66,9 @@ def restart_running_hub(state: Path) -> int:
 def isolate_jobs(hub: Hub) -> str:
     """Run the pool's jobs in network namespaces that reach only the hub's API port, as
     on a real pool where worker nodes take no inbound connections (needs root)."""
-    from jobwrapper.hub.localpool import netns
-    from jobwrapper.hub.localpool.admin import init_pool
-    from jobwrapper.hub.localpool.config import PoolLayout
+    from jobwrapper.localpool.admin import init_pool
+    from jobwrapper.localpool.config import PoolLayout
+    from jobwrapper.localpool.execute import netns
 
     if not netns.available():
         return "jobs share the host's network (network namespaces need root and iproute2)"

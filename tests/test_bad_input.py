@@ -29,9 +29,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from jobwrapper.config import SiteConfig
-from jobwrapper.context import HostLimits, read_context, read_host_limits
-from jobwrapper.plan import plan
-from jobwrapper.shells import render
+from jobwrapper.job.context import HostLimits, read_context, read_host_limits
+from jobwrapper.job.plan import plan
+from jobwrapper.job.shells import render
 
 HOST_CORES = str(read_host_limits().cores)  # what the CLI falls back to on this machine
 MIB = 1024 * 1024

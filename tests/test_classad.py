@@ -9,7 +9,7 @@ from fixtures.jobemu import REAL_CASES, ad_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jobwrapper.classad import (
+from jobwrapper.job.classad import (
     MAX_AD_BYTES,
     AdFileError,
     Expression,

@@ -11,7 +11,7 @@ import pytest
 from fixtures.jobemu import JOBWRAPPER, base_environ, make_job, run_cli, stderr_lines
 
 from jobwrapper import __version__, errors
-from jobwrapper.plan import PRIVATE_DIR_NAME
+from jobwrapper.job.plan import PRIVATE_DIR_NAME
 
 COMMANDS = ("env", "info", "plan", "run")
 

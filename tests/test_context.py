@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fixtures.jobemu import make_job
 
-from jobwrapper.classad import Ad, parse_ad_text
 from jobwrapper.config import SiteConfig, parse_config
-from jobwrapper.context import (
+from jobwrapper.job.classad import Ad, parse_ad_text
+from jobwrapper.job.context import (
     HOST_SOURCE,
     HostLimits,
     container_label,

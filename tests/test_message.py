@@ -8,9 +8,9 @@ import pytest
 from fixtures.jobemu import make_job
 
 from jobwrapper.config import SiteConfig
-from jobwrapper.context import HostLimits, JobContext, read_context
-from jobwrapper.message import format_duration, login_message
-from jobwrapper.plan import plan
+from jobwrapper.job.context import HostLimits, JobContext, read_context
+from jobwrapper.job.message import format_duration, login_message
+from jobwrapper.job.plan import plan
 
 HOST = HostLimits(cores=8, memory_mb=16000)
 START = 1795316543  # JobCurrentStartDate in the fixtures

@@ -10,13 +10,13 @@ from pathlib import Path
 import pytest
 from fixtures.jobemu import ADS, make_job
 
-from jobwrapper.apply import apply_setup, make_private_dir
 from jobwrapper.config import SiteConfig, parse_config
-from jobwrapper.context import HostLimits, JobContext, read_context
 from jobwrapper.errors import JobError
-from jobwrapper.pipeline import prepare
-from jobwrapper.plan import PRIVATE_DIR_NAME, fallback_root, plan
-from jobwrapper.threads import HTCONDOR_THREAD_VARIABLES
+from jobwrapper.job.apply import apply_setup, make_private_dir
+from jobwrapper.job.context import HostLimits, JobContext, read_context
+from jobwrapper.job.pipeline import prepare
+from jobwrapper.job.plan import PRIVATE_DIR_NAME, fallback_root, plan
+from jobwrapper.job.threads import HTCONDOR_THREAD_VARIABLES
 
 HOST = HostLimits(cores=8, memory_mb=16000)
 UID = os.getuid()

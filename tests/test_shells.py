@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 
-from jobwrapper.shells import (
+from jobwrapper.job.shells import (
     quote_csh,
     quote_sh,
     render,

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jobfixtures import emulate_job
 
-from jobwrapper.shells import render
+from jobwrapper.job.shells import render
 
 SH_FAMILY = ("sh", "bash", "dash", "zsh")
 PAYLOADS = (

@@ -1,6 +1,6 @@
 """The hub half of jobwrapper: JupyterHub's spawner for HTCondor, and an emulated pool.
 
-Kept import-free: `jobwrapper.hub.localpool` must not pull in JupyterHub. The spawner
+Kept import-free: `jobwrapper.localpool` must not pull in JupyterHub. The spawner
 is `jobwrapper.hub.JobwrapperSpawner` (imported on first use), also registered as the
 `jupyterhub.spawners` entry point `jobwrapper` (docs/hub.md).
 """

@@ -18,8 +18,8 @@ from typing import Any
 from batchspawner import JobStatus
 from traitlets import Float, HasTraits, Unicode
 
+from .connection.tunnel import CommandTemplateError, format_command
 from .queuewatch import QueueWatcher, shared_watcher
-from .tunnel import CommandTemplateError, format_command
 
 ERROR_LINES_SHOWN = 3
 

@@ -37,11 +37,12 @@ from . import (
     inherited,
 )
 from . import secrets as hub_secrets
-from .connect import ConnectToJob
+from .connection.connect import ConnectToJob
+from .connection.serverprobe import server_gone
+from .connection.socketmode import SocketMode
+from .connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 from .formhooks import FormDefaults
 from .jobcontrol import JobControl, SpawnFailed
-from .serverprobe import server_gone
-from .socketmode import SocketMode
 from .stopreason import StopReasons
 from .submit import (
     DEFAULT_TEMPLATE,
@@ -50,7 +51,6 @@ from .submit import (
     default_submit_lines,
     render_submit,
 )
-from .tunnel import AdoptedTunnel, Tunnel, TunnelError
 
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 

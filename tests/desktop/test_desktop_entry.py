@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from jobwrapper.config import parse_config
-from jobwrapper.desktop import desktop_dir, proxy_entry, unavailable_reason
+from jobwrapper.inserver.desktop import desktop_dir, proxy_entry, unavailable_reason
 
 
 @pytest.fixture

@@ -35,9 +35,9 @@ def hub_users() -> tuple[str, str]:
 @pytest.fixture(scope="session")
 def hub_pool(hub_users: tuple[str, str]) -> Path:
     """A local pool with small delays; its shims' directory (removed afterwards)."""
-    from jobwrapper.hub.localpool.admin import init_pool, shutdown
-    from jobwrapper.hub.localpool.config import PoolLayout
-    from jobwrapper.hub.localpool.install import install_bin
+    from jobwrapper.localpool.admin import init_pool, shutdown
+    from jobwrapper.localpool.config import PoolLayout
+    from jobwrapper.localpool.install import install_bin
 
     root = Path(tempfile.mkdtemp(prefix="jwhub-pool-"))
     os.chmod(root, 0o755)

@@ -224,9 +224,9 @@ def isolate_jobs(hub: Hub, pool_bin: Path) -> None:
     """Run the pool's jobs in network namespaces that reach only this hub's API port
     (where iproute2 and root allow it): the hub reaches a job through the tunnel and
     nothing else."""
-    from jobwrapper.hub.localpool import netns
-    from jobwrapper.hub.localpool.admin import init_pool
-    from jobwrapper.hub.localpool.config import PoolLayout
+    from jobwrapper.localpool.admin import init_pool
+    from jobwrapper.localpool.config import PoolLayout
+    from jobwrapper.localpool.execute import netns
 
     isolated = netns.available()
     init_pool(PoolLayout(pool_bin.parent / "pool"), {

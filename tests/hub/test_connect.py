@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from jobwrapper.hub import connect as connect_module
-from jobwrapper.hub.connect import ConnectToJob
-from jobwrapper.hub.tunnel import AdoptedTunnel, Tunnel, TunnelError
+from jobwrapper.hub.connection import connect as connect_module
+from jobwrapper.hub.connection.connect import ConnectToJob
+from jobwrapper.hub.connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 
 FAKE = Path(__file__).with_name("fake_connect.py")
 

@@ -36,8 +36,8 @@ def direct_hub(hub_pool, hub_users):
     real = jobwrapper_for_test_users()
     if not real:
         pytest.skip("no jobwrapper the test users can run: set JWHUB_REAL_JOBWRAPPER")
-    from jobwrapper.hub.localpool.admin import init_pool
-    from jobwrapper.hub.localpool.config import PoolLayout, load_config
+    from jobwrapper.localpool.admin import init_pool
+    from jobwrapper.localpool.config import PoolLayout, load_config
 
     state_dir = Path(tempfile.mkdtemp(prefix="jwhub-direct-"))
     site_dir = Path(tempfile.mkdtemp(prefix="jwhub-direct-site-"))

@@ -1,5 +1,5 @@
 """The job's end report and protocol version (jobwrapper/protocol.py), and the probe
-that finds a server gone behind its tunnel (jobwrapper/hub/serverprobe.py)."""
+that finds a server gone behind its tunnel (jobwrapper/hub/connection/serverprobe.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import threading
 import pytest
 
 from jobwrapper import protocol
-from jobwrapper.hub.serverprobe import Probe, probe, server_gone
+from jobwrapper.hub.connection.serverprobe import Probe, probe, server_gone
 
 
 @pytest.mark.parametrize("reason", sorted(protocol.END_REASONS))

@@ -12,8 +12,8 @@ import socket
 
 import pytest
 
-from jobwrapper.hub.localpool.admin import init_pool
-from jobwrapper.hub.localpool.config import PoolLayout
+from jobwrapper.localpool.admin import init_pool
+from jobwrapper.localpool.config import PoolLayout
 
 from .harness import ALICE, FAST_POOL, home, process_gone, run_as, wait_for
 
@@ -128,7 +128,7 @@ def test_an_idle_job_is_reported_while_it_waits(hub, hub_pool):
 
 def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
     hub.ensure_stopped(ALICE)
-    from jobwrapper.hub.localpool import netns
+    from jobwrapper.localpool.execute import netns
 
     if not netns.available():
         pytest.skip("no network namespaces here: the pool runs jobs on the host network")

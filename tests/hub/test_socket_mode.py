@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from jobwrapper.hub.socketmode import socket_url
+from jobwrapper.hub.connection.socketmode import socket_url
 
 from .harness import (
     ALICE,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from jobwrapper.hub import api
-from jobwrapper.hub.socketmode import decide_mode, socket_url, version_tuple
+from jobwrapper.hub.connection.socketmode import decide_mode, socket_url, version_tuple
 
 from .test_spawner_unit import make_spawner
 
@@ -144,7 +144,7 @@ def test_a_socket_dir_users_cannot_pass_through_fails_the_spawn_in_words(tmp_pat
 def test_hub_socket_paths_are_lower_case_and_never_collide():
     from types import SimpleNamespace
 
-    from jobwrapper.hub.socketmode import name_part
+    from jobwrapper.hub.connection.socketmode import name_part
 
     assert name_part("alice") == "alice"
     assert name_part("Alice").startswith("_") and len(name_part("Alice")) == 17

@@ -24,7 +24,7 @@ def test_the_short_path_imports_as_jupyterhub_resolves_it():
 
 
 def test_importing_the_local_pool_pulls_in_no_jupyterhub():
-    code = ("import sys, jobwrapper.hub, jobwrapper.hub.localpool.ssh_to_job; "
+    code = ("import sys, jobwrapper.hub, jobwrapper.localpool.commands.ssh_to_job; "
             "print('jupyterhub' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             check=True)

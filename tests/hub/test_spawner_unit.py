@@ -11,8 +11,8 @@ from types import SimpleNamespace
 import pytest
 
 from jobwrapper.hub.jobcontrol import SpawnFailed
-from jobwrapper.hub.localpool.quoting import split_v2, strip_new_syntax
 from jobwrapper.hub.spawner import JobwrapperSpawner
+from jobwrapper.localpool.ads.quoting import split_v2, strip_new_syntax
 
 TOKEN = "t0ken-abc123"
 

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 
-from jobwrapper.hub.localpool.quoting import split_v2, strip_new_syntax
 from jobwrapper.hub.submit import (
     NotebookJob,
     SubmitValueError,
@@ -17,6 +16,7 @@ from jobwrapper.hub.submit import (
     quote_words,
     render_submit,
 )
+from jobwrapper.localpool.ads.quoting import split_v2, strip_new_syntax
 
 
 def job(**changes) -> NotebookJob:

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from jobwrapper.hub import tunnel
+from jobwrapper.hub.connection import tunnel
 
 LOG = logging.getLogger("test")
 
@@ -110,7 +110,7 @@ def test_tunnel_dies_with_its_parent(tmp_path):
     parent_code = f"""
 import subprocess, sys, time
 sys.path.insert(0, {str(tunnel.__file__.rsplit('/jobwrapper/', 1)[0])!r})
-from jobwrapper.hub.tunnel import _die_with_parent
+from jobwrapper.hub.connection.tunnel import _die_with_parent
 child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"],
                          preexec_fn=_die_with_parent)
 open({str(marker)!r}, "w").write(str(child.pid))

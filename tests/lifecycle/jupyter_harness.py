@@ -22,13 +22,13 @@ from typing import Callable, Iterator, Optional
 import requests
 import websocket
 
-from jobwrapper import proctree
+from jobwrapper.inserver import proctree
 
 VENV_BIN = Path(sys.executable).parent
 SERVER_CONFIG = {
     "ServerApp": {
         "jpserver_extensions": {
-            "jobwrapper.lifecycle": True,
+            "jobwrapper.inserver.lifecycle": True,
             "jupyter_server_proxy": True,
             "jupyter_lsp": False,  # not needed here; faster starts
             "notebook_shim": False,

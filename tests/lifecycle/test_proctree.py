@@ -22,7 +22,7 @@ def _run(code: str) -> str:
 def test_orphans_of_a_subreaper_are_found_and_killed() -> None:
     out = _run("""
         import subprocess, time
-        from jobwrapper import proctree
+        from jobwrapper.inserver import proctree
         assert proctree.become_subreaper()
         # the shell exits at once: its setsid'd sleep becomes our orphan
         subprocess.run(["sh", "-c", "setsid sleep 1006 </dev/null >/dev/null 2>&1 &"])
@@ -37,7 +37,7 @@ def test_orphans_of_a_subreaper_are_found_and_killed() -> None:
 def test_zombie_orphans_are_reaped_after_patience() -> None:
     out = _run("""
         import subprocess, time
-        from jobwrapper import proctree
+        from jobwrapper.inserver import proctree
         proctree.become_subreaper()
         subprocess.run(["sh", "-c", "sleep 0.1 &"])
         time.sleep(0.5)

@@ -8,7 +8,7 @@ from pathlib import Path
 from jupyter_harness import jupyter_server, marked_processes, wait_until
 
 from jobwrapper.config import parse_config
-from jobwrapper.lifecycle import runtime_end, warning_offsets
+from jobwrapper.inserver.lifecycle import runtime_end, warning_offsets
 
 # Warn 12 s before the limit, end 5 s before it, kill leftovers 2 s later.
 SHORT_JOB = """

@@ -15,10 +15,10 @@ from typing import Callable
 
 import pytest
 
-from jobwrapper.hub.localpool.admin import init_pool, shutdown
-from jobwrapper.hub.localpool.config import PoolLayout
-from jobwrapper.hub.localpool.install import install_bin, shim_interpreter
-from jobwrapper.hub.localpool.records import load_record
+from jobwrapper.localpool.admin import init_pool, shutdown
+from jobwrapper.localpool.config import PoolLayout
+from jobwrapper.localpool.install import install_bin, shim_interpreter
+from jobwrapper.localpool.records import load_record
 
 ALICE = "jwtest-alice"
 BOB = "jwtest-bob"

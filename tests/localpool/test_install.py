@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from jobwrapper.hub.localpool.install import shim_interpreter
+from jobwrapper.localpool.install import shim_interpreter
 
 from .helpers import RUNUSER, Pool, batchspawner_query_command, sleeper, user_dir
 
@@ -15,7 +15,7 @@ from .helpers import RUNUSER, Pool, batchspawner_query_command, sleeper, user_di
 def test_install_bin_writes_executable_shims_with_the_pool_dir_baked_in(tmp_path: Path):
     pool_dir = tmp_path / "pool"
     result = subprocess.run(
-        [sys.executable, "-m", "jobwrapper.hub.localpool", "install-bin", str(tmp_path / "bin"),
+        [sys.executable, "-m", "jobwrapper.localpool", "install-bin", str(tmp_path / "bin"),
          "--pool-dir", str(pool_dir), "--set", "idle_delay=0.5"],
         capture_output=True, text=True, check=True,
     )
@@ -53,7 +53,7 @@ def test_batchspawners_query_command_line_works_through_a_shell(pool: Pool, subm
 def test_status_lists_the_jobs_of_the_pool(pool: Pool, submit_dir: Path):
     cluster = pool.submit(sleeper(), submit_dir)
     result = subprocess.run(
-        [sys.executable, "-m", "jobwrapper.hub.localpool", "status", "--pool-dir",
+        [sys.executable, "-m", "jobwrapper.localpool", "status", "--pool-dir",
          str(pool.layout.root)], capture_output=True, text=True, check=True,
     )
     assert f"\n{cluster}.0 owner=root" in result.stdout
@@ -62,7 +62,7 @@ def test_status_lists_the_jobs_of_the_pool(pool: Pool, submit_dir: Path):
 def test_shutdown_command_reports_how_many_jobs_it_removed(pool: Pool, submit_dir: Path):
     cluster = pool.submit(sleeper(), submit_dir)
     result = subprocess.run(
-        [sys.executable, "-m", "jobwrapper.hub.localpool", "shutdown", "--pool-dir",
+        [sys.executable, "-m", "jobwrapper.localpool", "shutdown", "--pool-dir",
          str(pool.layout.root)], capture_output=True, text=True, check=True,
     )
     assert result.stdout == f"removed 1 job(s) from {pool.layout.root}\n"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobwrapper.hub.localpool import netns
+from jobwrapper.localpool.execute import netns
 
 from .helpers import PYTHON, Pool, user_dir, wait_for
 from .test_ssh_to_job import _echo_through, _port_open, _start_forward, _stop, free_port

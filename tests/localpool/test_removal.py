@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from jobwrapper.hub.localpool.config import PoolConfig
+from jobwrapper.localpool.config import PoolConfig
 
 from .helpers import PYTHON, Pool, sleeper, wait_for
 
@@ -153,7 +153,7 @@ def test_periodic_remove_removes_a_job_that_ran_too_long(pool: Pool, submit_dir:
 
 
 def test_shutdown_removes_every_job_without_waiting_for_the_grace(make_pool, tmp_path: Path):
-    from jobwrapper.hub.localpool.admin import shutdown
+    from jobwrapper.localpool.admin import shutdown
 
     pool = make_pool(vacate_grace=600)
     submit_dir = pool.root / "s"

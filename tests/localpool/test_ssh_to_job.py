@@ -302,7 +302,7 @@ def test_ssh_options_that_would_leave_loopback_are_refused(pool: Pool, submit_di
 
 @pytest.mark.parametrize("ssh", ["ssh -q -v -T -N -L 5:localhost:6", "ssh -NqL5:localhost:6 -p 22"])
 def test_common_ssh_flags_are_accepted(ssh: str):
-    from jobwrapper.hub.localpool.ssh_options import parse_ssh_command
+    from jobwrapper.localpool.commands.ssh_options import parse_ssh_command
 
     options = parse_ssh_command(ssh)
     assert options.no_command

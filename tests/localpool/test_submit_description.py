@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from jobwrapper.hub.localpool.classads import Expr
-from jobwrapper.hub.localpool.expressions import is_true, valid_syntax
-from jobwrapper.hub.localpool.jobad import provision
-from jobwrapper.hub.localpool.jobspec import build_spec
-from jobwrapper.hub.localpool.quoting import (
+from jobwrapper.localpool.ads.classads import Expr
+from jobwrapper.localpool.ads.expressions import is_true, valid_syntax
+from jobwrapper.localpool.ads.jobad import provision
+from jobwrapper.localpool.ads.jobspec import build_spec
+from jobwrapper.localpool.ads.quoting import (
     join_v2,
     parse_arguments,
     parse_environment,
     render_environment,
 )
-from jobwrapper.hub.localpool.submit_file import SubmitError, expand_macros, parse_submit
+from jobwrapper.localpool.commands.submit_file import SubmitError, expand_macros, parse_submit
 
 BATCHSPAWNER_TEMPLATE = """
 Executable = /bin/sh

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from jobwrapper.errors import EnvironmentSetupError
-from jobwrapper.venv import activate_venv
+from jobwrapper.job.venv import activate_venv
 
 
 def test_venv_bin_goes_first_on_path(cvmfs_venv: Path) -> None:

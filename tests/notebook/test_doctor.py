@@ -7,7 +7,7 @@ from pathlib import Path
 
 from notebook_helpers import make_job, needs_lmod, run_jobwrapper, site_config_text
 
-from jobwrapper.threads import HTCONDOR_THREAD_VARIABLES
+from jobwrapper.job.threads import HTCONDOR_THREAD_VARIABLES
 
 pytestmark = needs_lmod
 

@@ -47,8 +47,8 @@ def test_missing_module_stops_run_with_one_line(tmp_path: Path, module_tree: Pat
 
 def test_fallback_private_dir_reuses_the_loaded_environment(job_environ: dict[str, str],
                                                             monkeypatch) -> None:
-    from jobwrapper import notebook
-    from jobwrapper.pipeline import prepare, read
+    from jobwrapper.job.pipeline import prepare, read
+    from jobwrapper.notebook import plan as notebook
 
     calls = []
     real_read = notebook.read_environment

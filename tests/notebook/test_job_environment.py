@@ -9,9 +9,9 @@ import pytest
 from notebook_helpers import make_job, needs_lmod, site_config_text
 
 from jobwrapper.errors import EnvironmentSetupError
-from jobwrapper.notebook import with_environment
-from jobwrapper.pipeline import read
-from jobwrapper.plan import plan
+from jobwrapper.job.pipeline import read
+from jobwrapper.job.plan import plan
+from jobwrapper.notebook.plan import with_environment
 
 pytestmark = needs_lmod
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from jobwrapper.errors import EnvironmentSetupError
-from jobwrapper.kernels import (
+from jobwrapper.notebook.kernels import (
     find_programs,
     load_templates,
     plan_kernels,

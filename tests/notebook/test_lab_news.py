@@ -20,7 +20,7 @@ from notebook_helpers import (
 
 from jobwrapper.config import parse_config
 from jobwrapper.errors import ConfigError
-from jobwrapper.server import setting_overrides
+from jobwrapper.notebook.server import setting_overrides
 
 NOTIFICATION = "@jupyterlab/apputils-extension:notification"
 

@@ -168,7 +168,7 @@ def test_lifecycle_extension_is_enabled_and_proxy_is_not_disabled(lab: Lab) -> N
     config = json.loads((lab.scratch / ".jobwrapper" / "etc" / "jupyter" /
                          "jupyter_server_config.d" / "jobwrapper.json").read_text())
     extensions = config["ServerApp"]["jpserver_extensions"]
-    assert extensions["jobwrapper.lifecycle"] is True
+    assert extensions["jobwrapper.inserver.lifecycle"] is True
     assert extensions["jupyter_server_proxy"] is True
 
 

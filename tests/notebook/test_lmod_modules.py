@@ -9,7 +9,7 @@ import pytest
 from notebook_helpers import LMOD_CMD, needs_lmod
 
 from jobwrapper.errors import EnvironmentSetupError
-from jobwrapper.modules import find_lmod, kernel_relevant, load_modules, parse_lmod_python
+from jobwrapper.job.modules import find_lmod, kernel_relevant, load_modules, parse_lmod_python
 
 pytestmark = needs_lmod
 

@@ -14,15 +14,15 @@ from urllib.parse import urlparse
 import pytest
 from fixtures.jobemu import make_job
 
-from jobwrapper import server
-from jobwrapper.classad import Ad
 from jobwrapper.config import parse_config
-from jobwrapper.context import HostLimits, read_context
-from jobwrapper.doctor import check_server_bind
 from jobwrapper.errors import ServerError
-from jobwrapper.launch import lab_message
-from jobwrapper.notebook import EnvironmentChanges, NotebookInputs, plan_notebook
-from jobwrapper.plan import plan
+from jobwrapper.job.classad import Ad
+from jobwrapper.job.context import HostLimits, read_context
+from jobwrapper.job.doctor import check_server_bind
+from jobwrapper.job.plan import plan
+from jobwrapper.notebook import server
+from jobwrapper.notebook.launch import lab_message
+from jobwrapper.notebook.plan import EnvironmentChanges, NotebookInputs, plan_notebook
 
 DIRECT = '[server]\nbind = "direct"\n'
 

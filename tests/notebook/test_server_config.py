@@ -4,7 +4,7 @@ test_server_bind.py)."""
 from __future__ import annotations
 
 from jobwrapper.config import parse_config
-from jobwrapper.server import (
+from jobwrapper.notebook.server import (
     disabled_extensions,
     jupyter_config,
     proxy_servers,

@@ -1,0 +1,210 @@
+"""The desktop: X11 applications in the browser, through xpra behind jupyter-server-proxy.
+
+Debian's xpra (3.1) serves its HTML5 client and websocket on a unix socket, so xpra
+listens on nothing but ``xpra.sock`` in a fresh 0700 directory; jupyter-server-proxy
+(which authenticates every request with the server's token or hub cookie) is the
+only way in. No password exists, so none can leak through URLs, argv or logs.
+
+jupyter-xprahtml5-proxy 0.3.5 registers an entry ``xprahtml5`` that listens on TCP
+0.0.0.0 with a ``random.choice`` password in the URL. This module is also a
+jupyter-server extension (loaded with ``jobwrapper.inserver.lifecycle``, before
+jupyter-server-proxy): it removes that entry before jupyter-server-proxy reads its
+entry points, and answers its URL path with a 404 should anything re-add it.
+See docs/desktop.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+from jobwrapper.config import SiteConfig, load_config
+
+ENTRY_POINT_GROUP = "jupyter_serverproxy_servers"
+REPLACED_ENTRIES = ("xprahtml5",)  # other packages' desktop entries that ours replaces
+MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes; keep a margin
+XPRA_CONF = "# written by jobwrapper: no Xsession, no default start commands\nstart =\n"
+
+
+def find_xpra(environ: Optional[dict[str, str]] = None) -> Optional[str]:
+    """Path of the xpra executable on PATH, or None."""
+    path = (os.environ if environ is None else environ).get("PATH", os.defpath)
+    return shutil.which("xpra", path=path)
+
+
+def desktop_dir(environ: Optional[dict[str, str]] = None) -> Path:
+    """A new 0700 directory for xpra's socket, config, log and X authority file.
+
+    Inside the job's 0700 runtime or private dir when the plan set one; the per-job
+    /tmp otherwise, or when the path would be too long for a unix socket.
+    """
+    env = os.environ if environ is None else environ
+    for base in (env.get("XDG_RUNTIME_DIR"), env.get("JOBWRAPPER_PRIVATE_DIR")):
+        if base and os.path.isdir(base) and len(base) <= MAX_SOCKET_PATH - 30:
+            return Path(tempfile.mkdtemp(prefix="desktop-", dir=base))  # mode 0700
+    return Path(tempfile.mkdtemp(prefix="desktop-"))
+
+
+def xpra_command(xpra: str, directory: Path, start: list[str]) -> list[str]:
+    """xpra's argv: HTML5 on the unix socket only, no TCP, nothing secret."""
+    socket_path = directory / "xpra.sock"
+    return [
+        xpra,
+        "start",
+        "--daemon=no",
+        "--html=on",
+        f"--bind={socket_path}",
+        f"--socket-dir={directory}",
+        f"--log-dir={directory}",
+        "--mdns=no",
+        "--pulseaudio=no",
+        "--speaker=off",
+        "--microphone=off",
+        "--webcam=no",
+        "--notifications=no",
+        "--printing=no",
+        "--bell=no",
+        "--dbus-proxy=no",
+        "--dbus-control=no",
+        "--dbus-launch=",
+        "--systemd-run=no",
+        "--opengl=no",  # no GPU in a batch slot: skip the probe
+        "--file-transfer=no",
+        "--open-files=no",
+        "--open-url=no",
+        "--start-new-commands=yes",
+        "--exit-with-children=no",
+        f"--start={_shell_join(start)}",
+    ]
+
+
+def _shell_join(argv: list[str]) -> str:
+    import shlex
+
+    return " ".join(shlex.quote(word) for word in argv)
+
+
+def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """The jupyter-server-proxy entry for the desktop (a dict of ServerProcess fields)."""
+    xpra = find_xpra(environ)
+    title = site.get("desktop", "title")
+    reason = unavailable_reason(site, environ)
+    if reason or xpra is None:
+        # Never offered; should someone open /desktop/ anyway, the guard handler answers
+        # (and without it, this command prints one line instead of a traceback).
+        return {
+            "command": [sys.executable, "-c", f"import sys; sys.exit({reason!r})"],
+            "unix_socket": True,
+            "timeout": 5,
+            "launcher_entry": {"enabled": False, "title": title},
+        }
+    directory = desktop_dir(environ)
+    (directory / "xpra.conf").write_text(XPRA_CONF)
+    return {
+        "command": xpra_command(xpra, directory, list(site.get("desktop", "start"))),
+        "unix_socket": str(directory / "xpra.sock"),
+        "environment": {
+            "XPRA_USER_CONF_DIRS": str(directory),  # our xpra.conf replaces Debian's start=
+            "XAUTHORITY": str(directory / "Xauthority"),
+        },
+        "timeout": int(site.get("desktop", "timeout")),
+        "absolute_url": False,
+        "new_browser_tab": True,
+        "launcher_entry": {
+            "enabled": True,
+            "title": title,
+            "icon_path": str(Path(__file__).with_name("desktop.svg")),
+        },
+    }
+
+
+def unavailable_reason(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> str:
+    """One line saying why the desktop cannot be offered, or "" when it can."""
+    if not site.get("desktop", "enabled"):
+        return "jobwrapper: the desktop is turned off in the site config (desktop.enabled)"
+    if find_xpra(environ) is None:
+        return (
+            "jobwrapper: the desktop needs xpra, which is not installed in this container "
+            "(Debian/Ubuntu: apt-get install xpra xvfb xterm)"
+        )
+    return ""
+
+
+def server_proxy_entry() -> dict[str, Any]:
+    """Entry point ``desktop`` of group jupyter_serverproxy_servers."""
+    return proxy_entry(load_config(os.environ.get("JOBWRAPPER_CONFIG") or None))
+
+
+# ----- the guard: a jupyter-server extension loaded before jupyter-server-proxy ---------
+def _without_replaced_entries(entry_points: Any) -> Any:
+    """Wrap importlib.metadata.entry_points so that jupyter-server-proxy never sees (nor
+    calls) the entries ours replaces."""
+
+    def filtered(*args: Any, **kwargs: Any) -> Any:
+        found = entry_points(*args, **kwargs)
+        if kwargs.get("group") != ENTRY_POINT_GROUP:
+            return found
+        return [ep for ep in found if ep.name not in REPLACED_ENTRIES]
+
+    filtered.jobwrapper_filtered = True  # type: ignore[attr-defined]
+    return filtered
+
+
+def hide_replaced_entries() -> bool:
+    """Make jupyter-server-proxy skip REPLACED_ENTRIES; False if it is not installed."""
+    try:
+        from jupyter_server_proxy import config as proxy_config
+    except ImportError:
+        return False
+    if not getattr(proxy_config.entry_points, "jobwrapper_filtered", False):
+        proxy_config.entry_points = _without_replaced_entries(proxy_config.entry_points)
+    return True
+
+
+def _guard_handlers(base_url: str, reason: str) -> list[tuple[str, type, dict[str, Any]]]:
+    from jupyter_server.base.handlers import JupyterHandler
+    from jupyter_server.utils import url_path_join
+    from tornado import web
+
+    class NotHereHandler(JupyterHandler):
+        """Answers a desktop URL that must not reach a process, with one line."""
+
+        def initialize(self, status: int, text: str) -> None:
+            self.status, self.text = status, text
+
+        @web.authenticated
+        def get(self, *args: Any) -> None:
+            self.set_status(self.status)
+            self.set_header("Content-Type", "text/plain; charset=utf-8")
+            self.finish(self.text + "\n")
+
+    replaced = "This desktop entry is replaced by jobwrapper's: open desktop/ instead."
+    handlers = [
+        (url_path_join(base_url, name, r"(.*)"), NotHereHandler, {"status": 404, "text": replaced})
+        for name in REPLACED_ENTRIES
+    ]
+    handlers += [
+        (url_path_join(base_url, name), NotHereHandler, {"status": 404, "text": replaced})
+        for name in REPLACED_ENTRIES
+    ]
+    if reason:
+        missing = {"status": 503, "text": reason}
+        handlers.append((url_path_join(base_url, "desktop", r"(.*)"), NotHereHandler, missing))
+    return handlers
+
+
+def _load_jupyter_server_extension(serverapp: Any) -> None:
+    """Hide the insecure entry, guard its path, say once if the desktop is missing."""
+    hide_replaced_entries()
+    from jobwrapper.inserver.lifecycle import site_config_or_defaults
+
+    reason = unavailable_reason(site_config_or_defaults(serverapp.log))
+    if reason:
+        serverapp.log.warning(reason)
+    serverapp.web_app.add_handlers(
+        ".*", _guard_handlers(serverapp.web_app.settings["base_url"], reason)
+    )

@@ -1,0 +1,1 @@
+"""The emulated condor_* commands (shims dispatch here)."""

@@ -1,0 +1,52 @@
+"""The edge of the condor tools: exit codes and one-line messages, never a traceback."""
+
+from __future__ import annotations
+
+import sys
+
+from jobwrapper.localpool.commands.query import QueryUsageError
+from jobwrapper.localpool.commands.submit_file import SubmitError
+from jobwrapper.localpool.config import PoolError, PoolLayout, load_config, resolve_pool_dir
+
+TOOLS = ("condor_submit", "condor_q", "condor_rm", "condor_ssh_to_job")
+
+
+def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
+    config = load_config(layout.root)
+    if name == "condor_submit":
+        from jobwrapper.localpool.commands.submit import submit
+
+        return submit(argv, layout, config)
+    if name == "condor_q":
+        from jobwrapper.localpool.commands.query import query
+
+        return query(argv, layout)
+    if name == "condor_rm":
+        from jobwrapper.localpool.commands.remove import remove
+
+        return remove(argv, layout)
+    if name == "condor_ssh_to_job":
+        from jobwrapper.localpool.commands.ssh_to_job import ssh_to_job
+
+        return ssh_to_job(argv, layout, config)
+    raise PoolError(f"unknown tool {name}; known: {', '.join(TOOLS)}")
+
+
+def run_tool(name: str, argv: list[str], pool_dir: str | None = None) -> int:
+    """Run one condor tool against the pool; returns the exit code."""
+    layout = PoolLayout(resolve_pool_dir(pool_dir))
+    try:
+        return _dispatch(name, argv, layout)
+    except SubmitError as error:
+        sys.stdout.flush()
+        sys.stderr.write(error.text)
+        return 1
+    except (PoolError, QueryUsageError) as error:
+        print(f"{name}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # the edge: a person gets one line, not a traceback
+        print(f"{name}: internal error in the local pool: {type(error).__name__}: {error}",
+              file=sys.stderr)
+        return 1

@@ -1,0 +1,247 @@
+"""`condor_ssh_to_job [-auto-retry] [-ssh "ssh OPTIONS"] JOBID [CMD...]`.
+
+For a running job of the caller (root may use any job) it runs CMD as the job's
+owner in the job's environment and working dir, and/or forwards -L ports and unix
+sockets until killed or until the job leaves the queue. Failures print HTCondor's
+messages and exit 1; a forward that cannot listen with ExitOnForwardFailure=yes
+exits 255 with ssh's messages, as ssh itself does.
+
+As on HTCondor 25.0 (cross-checked): with -N the forwarding runs in a child process
+(a real condor_ssh_to_job runs ssh as its child). SIGTERM to the condor_ssh_to_job
+process alone kills it silently and leaves the child forwarding; SIGTERM to the
+process group ends both, silently (ssh reports signals only with -v). The hub-side
+unix socket stays in place when forwarding ends, as OpenSSH leaves it. CMD runs
+through the shell named by the caller's $SHELL (ssh_to_job asks the starter for it;
+/bin/bash when unset), so a caller whose $SHELL is nologin gets nologin's message.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from pathlib import Path
+
+from jobwrapper.localpool.commands.forward import Forwarder, ForwardFailure, connect_local
+from jobwrapper.localpool.commands.remove import may_manage
+from jobwrapper.localpool.commands.ssh_options import (
+    Forward,
+    SshOptionError,
+    SshOptions,
+    parse_ssh_command,
+)
+from jobwrapper.localpool.config import PoolConfig, PoolLayout
+from jobwrapper.localpool.execute import netns, sessions
+from jobwrapper.localpool.execute.processes import SSH_SESSION_VARIABLE
+from jobwrapper.localpool.records import JobRecord, load_record, read_json
+
+RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
+WAITING = "Waiting for job to start..."
+SESSION_USER = "condor-user"  # USER and LOGNAME in an ssh_to_job session
+NOT_IN_QUEUE = "Unable to fetch job ad; is it still in the queue?"
+USAGE = "Usage: condor_ssh_to_job [-auto-retry] [-ssh \"ssh OPTIONS\"] <job-id> [command]"
+EXIT_SSH = 255
+
+
+class SshToJobError(Exception):
+    """A message for stderr and exit code 1."""
+
+
+def _parse_argv(argv: list[str]) -> tuple[bool, str, str, list[str]]:
+    """(auto_retry, ssh command, job id, remote command)."""
+    auto_retry, ssh_command = False, "ssh"
+    index = 0
+    while index < len(argv) and argv[index].startswith("-"):
+        option = argv[index].lower().lstrip("-")
+        if option in ("auto-retry", "autoretry"):
+            auto_retry = True
+        elif option == "ssh" and index + 1 < len(argv):
+            ssh_command = argv[index + 1]
+            index += 1
+        elif option in ("x", "debug", "remove-on-interrupt"):
+            pass
+        else:
+            raise SshToJobError(f"unsupported option {argv[index]}; {USAGE}")
+        index += 1
+    if index >= len(argv):
+        raise SshToJobError(USAGE)
+    return auto_retry, ssh_command, argv[index], argv[index + 1 :]
+
+
+def _cluster(job_id: str) -> int:
+    cluster, _, proc = job_id.partition(".")
+    if not cluster.isdigit() or proc not in ("", "0"):
+        raise SshToJobError(f"Invalid job id {job_id}; {USAGE}")
+    return int(cluster)
+
+
+def _ready(job: JobRecord, config: PoolConfig) -> bool:
+    shadow = job.shadow
+    if job.status != 2 or shadow is None or not shadow.started_at:
+        return False
+    return time.time() - shadow.started_at >= config.ssh_ready_delay
+
+
+def wait_for_job(
+    layout: PoolLayout, config: PoolConfig, cluster: int, auto_retry: bool
+) -> JobRecord:
+    """The running, reachable job, or SshToJobError with HTCondor's message."""
+    me = pwd.getpwuid(os.getuid()).pw_name
+    waiting = False
+    while True:
+        job = load_record(layout, cluster)
+        if job is None:
+            raise SshToJobError(NOT_IN_QUEUE)
+        if job.status == 5:
+            reason = job.ad.get("HoldReason")
+            raise SshToJobError(f'The job is on hold: "{reason}".' if reason
+                                else "The job is on hold for an unknown reason.")
+        if not may_manage(job):
+            raise SshToJobError(
+                f"{me} is not authorized for access to the starter for job {cluster}.0"
+            )
+        if _ready(job, config):
+            return job
+        if not auto_retry:
+            raise SshToJobError(RETRY_HINT)
+        if not waiting:
+            print(WAITING, file=sys.stderr, flush=True)
+            waiting = True
+        time.sleep(min(0.5, max(0.05, config.ssh_ready_delay / 5)))
+
+
+def _as_owner(uid: int) -> dict[str, object]:
+    """Popen arguments that switch to the job's owner when the caller is root."""
+    if os.getuid() != 0 or uid == 0:
+        return {}
+    account = pwd.getpwuid(uid)
+    return {"user": uid, "group": account.pw_gid, "extra_groups": os.getgrouplist(
+        account.pw_name, account.pw_gid)}
+
+
+def _shell() -> str:
+    """The session's shell: the caller's $SHELL if it can be run, else /bin/bash, as the
+    starter chooses it (a nologin $SHELL is taken as it is, and refuses)."""
+    shell = os.environ.get("SHELL", "")
+    return shell if shell and os.access(shell, os.X_OK) else "/bin/bash"
+
+
+def run_command(job: JobRecord, command: list[str]) -> int:
+    """CMD through the owner's shell, in the job's environment and dir (like sshd)."""
+    saved = read_json(job.path / "environ.json")
+    uid = job.owner_uid
+    shell = _shell()
+    argv = [shell, "-c", " ".join(command)] if command else [shell, "-l"]
+    environment = dict(saved["environment"], USER=SESSION_USER, LOGNAME=SESSION_USER,
+                       SHELL=shell, **{SSH_SESSION_VARIABLE: str(os.getpid())})
+    preexec = netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
+    process = subprocess.Popen(
+        argv, cwd=saved["cwd"], env=environment, preexec_fn=preexec, **_as_owner(uid)
+    )
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+    return code if code >= 0 else EXIT_SSH
+
+
+def _connector(job: JobRecord):
+    saved = read_json(job.path / "environ.json")
+
+    def connect(forward: Forward):
+        if job.shadow and job.shadow.netns_pid and forward.connect_port is not None:
+            return netns.connect_inside(job.shadow.netns_pid, forward.connect_port)
+        return connect_local(forward, saved["cwd"])
+
+    return connect
+
+
+def _closed_message(job: JobRecord) -> str:
+    """What ssh prints when the job's sshd goes away; its host is `condor-job.<machine>`."""
+    slot = str(job.ad.get("RemoteHost") or job.ad.get("LastRemoteHost") or "")
+    return f"Connection to condor-job.{slot.rpartition('@')[2]} closed by remote host."
+
+
+def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
+    """ssh's part: forward until SIGTERM/SIGINT/SIGHUP (exit 255, silently, as ssh
+    without -v) or until the job leaves the queue or stops running."""
+    forwarder = Forwarder(options, _connector(job))
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        forwarder.start()
+    except ForwardFailure:
+        return EXIT_SSH
+    with sessions.registered(job.path):
+        return _forward_while_running(layout, job, forwarder, stop)
+
+
+def _forward_while_running(layout: PoolLayout, job: JobRecord, forwarder: Forwarder,
+                           stop: threading.Event) -> int:
+    try:
+        while not stop.wait(0.25):
+            current = load_record(layout, job.cluster)
+            if current is None or current.status != 2:
+                print(_closed_message(job), file=sys.stderr)
+                return EXIT_SSH
+    finally:
+        forwarder.close()
+    return EXIT_SSH
+
+
+def forward_until_gone(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
+    """Forward in a child process (the "ssh"), as condor_ssh_to_job runs ssh; our exit
+    code is the child's. Signals kill this process by their default action."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        code = EXIT_SSH
+        try:
+            code = _forward(layout, job, options)
+        except BaseException:  # the child must never return into our code
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+    _, status = os.waitpid(child, 0)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else EXIT_SSH
+
+
+def ssh_to_job(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
+    """The condor_ssh_to_job command; returns its exit code."""
+    try:
+        auto_retry, ssh_command, job_id, command = _parse_argv(argv)
+        options = parse_ssh_command(ssh_command)
+        job = wait_for_job(layout, config, _cluster(job_id), auto_retry)
+    except (SshToJobError, SshOptionError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    if not Path(job.path / "environ.json").exists():
+        print(RETRY_HINT, file=sys.stderr)
+        return 1
+    if options.no_command:
+        return forward_until_gone(layout, job, options)
+    with sessions.registered(job.path):
+        if not options.forwards:
+            return run_command(job, command)
+        forwarder = Forwarder(options, _connector(job))
+        try:
+            forwarder.start()
+        except ForwardFailure:
+            return EXIT_SSH
+        try:
+            return run_command(job, command)
+        finally:
+            forwarder.close()

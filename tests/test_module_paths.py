@@ -1,0 +1,74 @@
+"""Module paths that are a contract: named in jupyter config, entry points, `python -m`
+commands and the docs. Each must import (or exist) under the name given out."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import pytest
+from traitlets.utils.importstring import import_item
+
+from jobwrapper.notebook import server
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize("name", sorted(server.SERVER_EXTENSIONS))
+def test_each_server_extension_named_in_the_jupyter_config_imports(name):
+    module = import_item(name)
+    assert hasattr(module, "_jupyter_server_extension_points") or \
+        hasattr(module, "_load_jupyter_server_extension")
+
+
+def test_the_ipc_kernel_manager_class_imports():
+    assert import_item(server.IPC_KERNEL_MANAGER).__name__ == "IpcKernelManager"
+
+
+@pytest.mark.parametrize(("group", "name"), [("jupyter_serverproxy_servers", "desktop"),
+                                             ("jupyterhub.spawners", "jobwrapper"),
+                                             ("console_scripts", "jobwrapper")])
+def test_each_entry_point_loads(group, name):
+    (found,) = [ep for ep in entry_points(group=group) if ep.name == name]
+    assert callable(found.load())
+
+
+def test_the_extension_points_name_their_own_modules():
+    from jobwrapper.inserver import hubreport, lifecycle
+
+    named = [point["module"] for module in (hubreport, lifecycle)
+             for point in module._jupyter_server_extension_points()]
+    for name in named:
+        import_item(name)
+
+
+@pytest.mark.parametrize("argv", [
+    ["-m", "jobwrapper", "--version"],
+    ["-m", "jobwrapper.localpool", "--help"],
+])
+def test_python_dash_m_entry_points_run(argv):
+    result = subprocess.run([sys.executable, *argv], capture_output=True, text=True,
+                            timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_every_module_path_in_the_docs_exists():
+    texts = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+    missing = []
+    for path in texts:
+        for found in re.findall(r"jobwrapper/[\w/.-]+\.(?:py|sub|html|svg)", path.read_text()):
+            if not (REPO / found).exists():
+                missing.append(f"{path.name}: {found}")
+    assert missing == []
+
+
+def test_no_package_holds_more_than_fifteen_modules_side_by_side():
+    crowded = {}
+    for package in (REPO / "jobwrapper").rglob("__init__.py"):
+        modules = [p for p in package.parent.glob("*.py") if p.name != "__init__.py"]
+        if len(modules) > 15:
+            crowded[str(package.parent.relative_to(REPO))] = len(modules)
+    assert crowded == {}
