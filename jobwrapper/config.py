@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Optional
 
 from jobwrapper.errors import ConfigError
+from jobwrapper.protocol import SAFE_NAME
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -368,7 +369,7 @@ def _environments(checker: _Checker, values: Any) -> dict[str, dict[str, Environ
     return result
 
 
-_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
+_SAFE_NAME = SAFE_NAME  # protocol.py: the one safe-name rule
 
 
 def _check_name(checker: _Checker, table: str, name: str) -> None:

@@ -39,6 +39,22 @@ def test_thread_variables_are_htcondors_list_set_to_the_cores(tmp_path):
         HTCONDOR_THREAD_VARIABLES, "4")
 
 
+def test_the_thread_variables_keep_their_identity_as_a_named_part_of_the_plan(tmp_path):
+    setup = plan(context_for("good", tmp_path), UID)
+    assert list(setup.threads) == [*HTCONDOR_THREAD_VARIABLES]
+    assert setup.threads.items() <= setup.env.items()
+    assert setup.limits == {"CPU_LIMIT": "4", "MEM_LIMIT": setup.env["MEM_LIMIT"]}
+
+
+def test_kernels_get_the_threads_limits_and_labels_from_the_plan_not_by_name(tmp_path):
+    setup = plan(context_for("good", tmp_path), UID)
+    assert setup.kernel_env == {**setup.threads, **setup.limits,
+                                "JOBWRAPPER_ENVIRONMENT": setup.env["JOBWRAPPER_ENVIRONMENT"],
+                                "JOBWRAPPER_CONTAINER": setup.env["JOBWRAPPER_CONTAINER"],
+                                **({"CUDA_VISIBLE_DEVICES": setup.env["CUDA_VISIBLE_DEVICES"]}
+                                   if "CUDA_VISIBLE_DEVICES" in setup.env else {})}
+
+
 def test_thread_variables_keep_the_value_set_in_the_jobs_environment(tmp_path):
     env = plan(context_for("user-thread-variables", tmp_path), UID).env
     assert (env["OMP_NUM_THREADS"], env["JULIA_NUM_THREADS"]) == ("1", "3")

@@ -18,7 +18,7 @@ from jobwrapper.errors import JobwrapperError
 COMMANDS: dict[str, str] = {
     "env": "jobwrapper.cli.job:env_command",
     "health": "jobwrapper.cli.health:health_command",
-    "doctor": "jobwrapper.job.doctor:doctor_command",
+    "doctor": "jobwrapper.cli.job:doctor_command",
     "info": "jobwrapper.cli.job:info_command",
     "lab": "jobwrapper.cli.notebook:lab_command",
     "notebook-plan": "jobwrapper.cli.notebook:notebook_plan_command",
@@ -26,6 +26,12 @@ COMMANDS: dict[str, str] = {
     "run": "jobwrapper.cli.job:run_command",
     "singleuser": "jobwrapper.cli.notebook:singleuser_command",
 }
+
+
+def warn(warnings: tuple[str, ...]) -> None:
+    """The plan's warnings on stderr, one line each (stdout may be eval'd)."""
+    for warning in warnings:
+        click.echo(f"jobwrapper: warning: {warning}", err=True)
 
 
 class LazyGroup(click.Group):

@@ -1,4 +1,4 @@
-"""Commands that set up the job's environment: env, info, plan, run."""
+"""Commands that set up or check the job's environment: env, info, plan, run, doctor."""
 
 from __future__ import annotations
 
@@ -7,16 +7,12 @@ import sys
 
 import click
 
-from jobwrapper.errors import EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, JobwrapperError
+from jobwrapper.cli import warn
+from jobwrapper.errors import EXIT_FAILURE, EXIT_NOT_EXECUTABLE, EXIT_NOT_FOUND, JobwrapperError
 from jobwrapper.job.message import login_message
 from jobwrapper.job.pipeline import prepare, read
 from jobwrapper.job.plan import plan
 from jobwrapper.job.shells import SHELLS, render
-
-
-def _warn(warnings: tuple[str, ...]) -> None:
-    for warning in warnings:
-        click.echo(f"jobwrapper: warning: {warning}", err=True)
 
 
 @click.command("env")
@@ -32,7 +28,7 @@ def env_command(shell: str) -> None:
     Warnings go to stderr; stdout holds only quoted assignments.
     """
     setup = prepare(read(), load_environment="warn")
-    _warn(setup.warnings)
+    warn(setup.warnings)
     # As bytes: values taken from the environment may hold bytes that are not UTF-8.
     text = render(shell, setup.env, setup.unset)
     click.echo(text.encode("utf-8", errors="surrogateescape"), nl=False)
@@ -42,7 +38,7 @@ def env_command(shell: str) -> None:
 def info_command() -> None:
     """Print the login message: what the job requested and what the slot provides."""
     context = read()
-    _warn(context.warnings)
+    warn(context.warnings)
     click.echo(login_message(context))
 
 
@@ -70,7 +66,7 @@ def run_command(command: tuple[str, ...]) -> None:
     its exit code is the job's.
     """
     setup = prepare(read(), load_environment="strict")
-    _warn(setup.warnings)
+    warn(setup.warnings)
     environment = setup.environment(dict(os.environ))
     sys.stdout.flush()
     try:
@@ -89,3 +85,15 @@ class _RunError(JobwrapperError):
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
         self.exit_code = code
+
+
+@click.command("doctor")
+def doctor_command() -> None:
+    """Check this job's notebook setup: ads, directories, Lmod, environment, kernels,
+    server, packages, desktop, thread variables. Exits 1 if any check fails."""
+    from jobwrapper.notebook.doctor import FAIL, format_table, run_checks
+
+    rows = run_checks(read())
+    click.echo(format_table(rows))
+    if any(r.status == FAIL for r in rows):
+        raise click.exceptions.Exit(EXIT_FAILURE)

@@ -26,9 +26,10 @@ from tornado import web
 from traitlets import Dict, Int, List, TraitError, Unicode, validate
 from traitlets.config import Application, Configurable
 
+from jobwrapper.protocol import SAFE_NAME
+
 # Names that go into submit lines as ClassAd string literals: no quotes, spaces or
 # newlines can get through, so a value can never end its line or start another one.
-SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
 _INTEGER = re.compile(r"-?[0-9]{1,9}\Z")
 FIELDS = ("cpus", "memory_mb", "runtime_hours", "gpus", "cephfs_io", "container_os",
           "environment")

@@ -13,13 +13,16 @@ import os
 import pwd
 import shlex
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from batchspawner import JobStatus
 from traitlets import Float, HasTraits, Unicode
 
 from .connection.tunnel import CommandTemplateError, format_command
 from .queuewatch import QueueWatcher, shared_watcher
+
+if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
+    from .host import SpawnerHost
 
 ERROR_LINES_SHOWN = 3
 
@@ -113,7 +116,7 @@ class JobControl(HasTraits):
         arrive meanwhile wait for the next run and share it.""",
     ).tag(config=True)
 
-    def batch_env(self: Any) -> dict[str, str]:
+    def batch_env(self: SpawnerHost) -> dict[str, str]:
         """The environment of batch commands and the tunnel: no token, the user's HOME."""
         env = {key: os.environ[key] for key in self.batch_env_keep if key in os.environ}
         try:
@@ -123,13 +126,14 @@ class JobControl(HasTraits):
         env.update(USER=entry.pw_name, LOGNAME=entry.pw_name, HOME=entry.pw_dir)
         return env
 
-    def command_fields(self: Any) -> dict[str, Any]:
+    def command_fields(self: SpawnerHost) -> dict[str, Any]:
         """The req_* traits (without prefix) and the job id, for command templates."""
         fields = dict(self.get_req_subvars())
         fields["job_id"] = self.job_id
         return fields
 
-    async def run_batch(self: Any, template: str | list[str], stdin: str | None = None) -> str:
+    async def run_batch(self: SpawnerHost, template: str | list[str],
+                        stdin: str | None = None) -> str:
         """Run exec_prefix + template (a string split like a shell would, or argv words)."""
         fields = self.command_fields()
         argv = format_command(self.exec_prefix, fields)
@@ -140,7 +144,7 @@ class JobControl(HasTraits):
         self.log.debug("Running %s", shlex.join(argv))
         return await run_command(argv, self.batch_env(), stdin)
 
-    async def submit_job(self: Any, description: str) -> str:
+    async def submit_job(self: SpawnerHost, description: str) -> str:
         """condor_submit the description (on stdin); sets and returns self.job_id."""
         self.log.debug("Submit description for %s:\n%s", self._log_name, description)
         try:
@@ -155,7 +159,7 @@ class JobControl(HasTraits):
             ) from None
         return self.job_id
 
-    async def query_job_status(self: Any) -> JobStatus:
+    async def query_job_status(self: SpawnerHost) -> JobStatus:
         """condor_q: RUNNING, PENDING, UNKNOWN (the query failed) or NOTFOUND.
 
         Held (5) and removed (3) jobs count as NOTFOUND; `job_status` keeps the text.
@@ -174,13 +178,13 @@ class JobControl(HasTraits):
             return JobStatus.PENDING
         return JobStatus.NOTFOUND
 
-    async def query_queue(self: Any) -> str:
+    async def query_queue(self: SpawnerHost) -> str:
         """The job's status text ("2, slot1@node"; "" when not in the queue)."""
         if not self.batch_query_all_cmd.strip():
             return (await self.run_batch(self.batch_query_cmd)).strip()
         return await self.queue_watcher().status(self.job_id)
 
-    def queue_watcher(self: Any) -> QueueWatcher:
+    def queue_watcher(self: SpawnerHost) -> QueueWatcher:
         """The hub's shared watcher for this spawner's query command."""
         key = (self.batch_query_all_exec_prefix, self.batch_query_all_cmd,
                self.batch_query_min_interval, asyncio.get_running_loop())
@@ -188,7 +192,7 @@ class JobControl(HasTraits):
             query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
             self.batch_query_min_interval))
 
-    async def hold_reason(self: Any) -> str:
+    async def hold_reason(self: SpawnerHost) -> str:
         """HTCondor's HoldReason of the held job, one line; "" if it cannot be had."""
         if not self.batch_hold_reason_cmd.strip():
             return ""
@@ -200,12 +204,12 @@ class JobControl(HasTraits):
         reason = " ".join(output.split())
         return "" if reason in ("", "undefined") else reason
 
-    async def explain_gone(self: Any, when: str) -> str:
+    async def explain_gone(self: SpawnerHost, when: str) -> str:
         """job_gone_message(), with HTCondor's HoldReason when the job is held."""
         held = self.job_status.split(",")[0].strip() == "5"
         return self.job_gone_message(when, await self.hold_reason() if held else "")
 
-    def job_gone_message(self: Any, when: str, hold_reason: str = "") -> str:
+    def job_gone_message(self: SpawnerHost, when: str, hold_reason: str = "") -> str:
         """Why the job is not running, for the user."""
         status = self.job_status.split(",")[0].strip()
         reason = {
@@ -220,7 +224,7 @@ class JobControl(HasTraits):
             f"are in ~/{self.job_dir}/ (job.out, job.err, job.log)."
         )
 
-    async def remove_job_quietly(self: Any) -> None:
+    async def remove_job_quietly(self: SpawnerHost) -> None:
         """condor_rm the job; a job that is already gone is not an error."""
         if not self.job_id:
             return
@@ -229,7 +233,7 @@ class JobControl(HasTraits):
         except BatchCommandError as error:
             self.log.info("%s: removing job %s: %s", self._log_name, self.job_id, error.stderr)
 
-    async def wait_until_gone(self: Any, timeout: float) -> bool:
+    async def wait_until_gone(self: SpawnerHost, timeout: float) -> bool:
         """Wait until the job has left the queue (its output is then back); False on timeout."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
@@ -248,7 +252,7 @@ class JobControl(HasTraits):
         )
         return False
 
-    async def write_secrets(self: Any, secret: dict[str, str]) -> None:
+    async def write_secrets(self: SpawnerHost, secret: dict[str, str]) -> None:
         """As the user: ~/jupyter (first spawn), the 0700 job dir, the 0600 secrets file."""
         try:
             await self.run_batch(
@@ -259,7 +263,7 @@ class JobControl(HasTraits):
                 f"The hub could not prepare ~/{self.job_dir} for your job: {error.stderr}"
             ) from None
 
-    async def remove_secrets(self: Any) -> None:
+    async def remove_secrets(self: SpawnerHost) -> None:
         """As the user: delete the secrets file (best effort)."""
         try:
             await self.run_batch([*self.secrets_helper_cmd, "remove", self.job_dir])

@@ -18,9 +18,12 @@ import datetime
 import logging
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from markupsafe import Markup, escape
+
+if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
+    from .host import SpawnerHost
 
 STATE_KEY = "stop_reason"
 MAX_LENGTH = 1000
@@ -71,7 +74,7 @@ class StopReasons:
     last_stop_reason: str = ""
     last_stop_time: str = ""  # ISO 8601, UTC
 
-    def record_stop_reason(self: Any, reason: str) -> None:
+    def record_stop_reason(self: SpawnerHost, reason: str) -> None:
         """Remember ``reason`` (one line, no secret) for the user."""
         self.last_stop_reason = clean_reason(reason, (getattr(self, "api_token", "") or "",))
         self.last_stop_time = (
@@ -79,33 +82,33 @@ class StopReasons:
             .isoformat(timespec="seconds").replace("+00:00", "Z")
         )
 
-    def forget_stop_reason(self: Any) -> None:
+    def forget_stop_reason(self: SpawnerHost) -> None:
         """Drop the recorded reason (a new server has started)."""
         self.last_stop_reason = self.last_stop_time = ""
 
-    def stop_reason_notice(self: Any) -> str:
+    def stop_reason_notice(self: SpawnerHost) -> str:
         """The notice for the user as plain text; "" when there is nothing to say."""
         return notice_text(self.last_stop_reason, self.last_stop_time)
 
     # ---- JupyterHub's state chain: every method calls super() -----------------------
 
-    def get_state(self: Any) -> dict[str, Any]:
+    def get_state(self: SpawnerHost) -> dict[str, Any]:
         """Adds ``stop_reason: {"reason": ..., "time": ...}`` while one is kept."""
         state = super().get_state()  # type: ignore[misc]
         if self.last_stop_reason:
             state[STATE_KEY] = {"reason": self.last_stop_reason, "time": self.last_stop_time}
         return state
 
-    def load_state(self: Any, state: dict[str, Any]) -> None:
+    def load_state(self: SpawnerHost, state: dict[str, Any]) -> None:
         super().load_state(state)  # type: ignore[misc]
         self.last_stop_reason, self.last_stop_time = reason_from_state(state)
 
-    def clear_state(self: Any) -> None:
+    def clear_state(self: SpawnerHost) -> None:
         """The job's state goes; the stop reason stays. JupyterHub calls this after
         every stop and at the beginning of every spawn, so neither may drop it."""
         super().clear_state()  # type: ignore[misc]
 
-    def start_polling(self: Any) -> None:
+    def start_polling(self: SpawnerHost) -> None:
         """JupyterHub calls this once a server has started (and for a server still
         running after a hub restart): the previous server's reason is old news then.
         JupyterHub saves get_state() to its database right after."""

@@ -16,11 +16,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from jobwrapper.protocol import SAFE_NAME
+
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 DEFAULT_TEMPLATE = TEMPLATE_DIR / "notebook.sub"
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_SAFE_WORD = re.compile(r"[A-Za-z0-9._+-]{1,64}\Z")
+_SAFE_WORD = SAFE_NAME  # protocol.py: the one safe-name rule
 # Paths go unquoted into the submit description (and into comma-separated lists):
 # no whitespace, commas, quotes, `$` (macro expansion) or control characters.
 _SAFE_PATH = re.compile(r"[A-Za-z0-9._+/@%=:~-]+\Z")

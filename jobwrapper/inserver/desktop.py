@@ -140,29 +140,12 @@ def server_proxy_entry() -> dict[str, Any]:
 
 
 # ----- the guard: a jupyter-server extension loaded before jupyter-server-proxy ---------
-def _without_replaced_entries(entry_points: Any) -> Any:
-    """Wrap importlib.metadata.entry_points so that jupyter-server-proxy never sees (nor
-    calls) the entries ours replaces."""
-
-    def filtered(*args: Any, **kwargs: Any) -> Any:
-        found = entry_points(*args, **kwargs)
-        if kwargs.get("group") != ENTRY_POINT_GROUP:
-            return found
-        return [ep for ep in found if ep.name not in REPLACED_ENTRIES]
-
-    filtered.jobwrapper_filtered = True  # type: ignore[attr-defined]
-    return filtered
-
-
 def hide_replaced_entries() -> bool:
     """Make jupyter-server-proxy skip REPLACED_ENTRIES; False if it is not installed."""
-    try:
-        from jupyter_server_proxy import config as proxy_config
-    except ImportError:
-        return False
-    if not getattr(proxy_config.entry_points, "jobwrapper_filtered", False):
-        proxy_config.entry_points = _without_replaced_entries(proxy_config.entry_points)
-    return True
+    from jobwrapper.inserver import compat
+
+    return compat.filter_proxy_entry_points(
+        lambda entry: entry.name not in REPLACED_ENTRIES, ENTRY_POINT_GROUP)
 
 
 def _guard_handlers(base_url: str, reason: str) -> list[tuple[str, type, dict[str, Any]]]:

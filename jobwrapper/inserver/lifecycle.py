@@ -33,7 +33,7 @@ from typing import Any, Optional
 
 from jobwrapper.config import SiteConfig, load_config, parse_config
 from jobwrapper.errors import ConfigError
-from jobwrapper.inserver import hubreport, proctree
+from jobwrapper.inserver import compat, hubreport, proctree
 from jobwrapper.inserver.notify import Notifier
 
 WATCHDOG_MARGIN = 1.0  # seconds after the grace period at which the process is ended
@@ -92,7 +92,7 @@ class JobLifecycle:
         """Subreaper, SIGTERM handler, zombie reaping and the runtime-limit timers."""
         if not proctree.become_subreaper():
             self.log.warning("jobwrapper: cannot become child subreaper; orphans may escape")
-        _keep_simpervisor_off_sigterm()
+        compat.keep_simpervisor_off_sigterm()
         signal.signal(signal.SIGTERM, self._on_sigterm)
         loop = self.serverapp.io_loop
         from tornado.ioloop import PeriodicCallback
@@ -179,7 +179,7 @@ class JobLifecycle:
             "ending", f"The job is ending now ({reason}). Files saved in jupyter/ are kept.", 0
         )
         kernels = self._kernel_pids()
-        _stop_supervised_processes()
+        compat.stop_supervised_processes()
         tasks = [asyncio.ensure_future(c) for c in self._polite_requests()]
         proctree.signal_all(
             [pid for pid in proctree.descendants() if pid not in kernels], signal.SIGTERM
@@ -250,32 +250,6 @@ def _exit_without_finalizing() -> None:
         with contextlib.suppress(OSError, ValueError):
             stream.flush()
     os._exit(0)
-
-
-def _keep_simpervisor_off_sigterm() -> None:
-    """jupyter-server-proxy's simpervisor replaces the SIGTERM handler with one that
-    calls sys.exit() from inside the IO loop when it starts its first process (e.g.
-    xpra). Tell it its handler is already installed; we end its processes ourselves."""
-    try:
-        from simpervisor import atexitasync
-    except ImportError:
-        return
-    atexitasync.signal_handler_set = True
-
-
-def _stop_supervised_processes() -> None:
-    """Do what simpervisor does on SIGTERM, without its sys.exit(): signal each process it
-    supervises and mark it killed, so that it does not restart what we end (it restarts
-    a process that exits with a non-zero code, e.g. xpra after SIGTERM)."""
-    try:
-        from simpervisor import atexitasync
-    except ImportError:
-        return
-    for handler in list(getattr(atexitasync, "_handlers", [])):
-        try:
-            handler(signal.SIGTERM)
-        except Exception:  # noqa: S112 - a process that is already gone
-            continue
 
 
 def _duration(seconds: int) -> str:

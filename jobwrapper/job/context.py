@@ -31,6 +31,7 @@ from jobwrapper.job.classad import (
     parse_environment,
     read_ad_file,
 )
+from jobwrapper.protocol import SAFE_NAME
 
 # Upper bounds that no real slot reaches: larger values are typos or attacks.
 LIMITS = {
@@ -42,7 +43,7 @@ LIMITS = {
 }
 HOST_SOURCE = "CPU affinity and cgroup"  # Resources.sources["cores"] outside the ads
 HIDDEN_GPU = "10000"  # what HTCondor puts in CUDA_VISIBLE_DEVICES when no GPU is assigned
-_SAFE_LABEL = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
+_SAFE_LABEL = SAFE_NAME  # protocol.py: the one safe-name rule
 _SAFE_USER = re.compile(r"[a-z_][a-z0-9_.-]{0,31}\$?\Z", re.IGNORECASE)
 
 

@@ -1,11 +1,17 @@
-"""read -> plan -> apply, shared by every command (they differ in their last stage)."""
+"""read -> plan -> apply, shared by every command (they differ in their last stage).
+
+One read, one plan, one apply: a command reads once (``read``, and the notebook
+commands their own inputs), plans once, and applies once. The only second plan is
+the documented fallback: when the scratch dir cannot take the private dir, the same
+inputs are planned again with a private dir in /tmp and applied there.
+"""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import TYPE_CHECKING, Optional
+from typing import Callable, Optional, TypeVar
 
 from jobwrapper.config import load_config
 from jobwrapper.errors import JobError
@@ -13,8 +19,7 @@ from jobwrapper.job.apply import apply_setup
 from jobwrapper.job.context import JobContext, read_context
 from jobwrapper.job.plan import Setup, fallback_root, plan
 
-if TYPE_CHECKING:  # the notebook modules are imported only when an environment is loaded
-    from jobwrapper.notebook.plan import EnvironmentChanges
+Planned = TypeVar("Planned")
 
 
 def read(environ: Optional[Mapping[str, str]] = None) -> JobContext:
@@ -23,21 +28,36 @@ def read(environ: Optional[Mapping[str, str]] = None) -> JobContext:
     return read_context(environ, load_config(environ.get("JOBWRAPPER_CONFIG") or None))
 
 
-def _planned(context: JobContext, uid: int, environment: Optional[EnvironmentChanges],
-             problem: Optional[str], private_dir: Optional[str] = None) -> Setup:
-    setup = plan(context, uid, private_dir=private_dir)
-    if environment is not None:
-        from jobwrapper.notebook.plan import add_environment
+def apply_planned(context: JobContext, planned: Planned,
+                  replan: Callable[[str], Planned], apply: Callable[[Planned], None],
+                  private_dir: Callable[[Planned], str]) -> Planned:
+    """Apply `planned`; if the private dir cannot be made or written, plan again with
+    the fallback dir in /tmp (``replan(fallback)``), say so in a warning, apply that."""
+    try:
+        apply(planned)
+        return planned
+    except JobError as error:
+        fallback = fallback_root(os.getuid(), context.job_id)
+        if private_dir(planned) == fallback:
+            raise
+        warning = f"{error}; using {fallback} instead"
+        planned = replan(fallback)
+        apply(planned)
+        return _with_warning(planned, warning)
 
-        setup = add_environment(setup, environment)
-    if problem:
-        setup = replace(setup, warnings=(*setup.warnings, problem))
-    return setup
+
+def _with_warning(planned: Planned, warning: str) -> Planned:
+    if isinstance(planned, Setup):
+        return replace(planned, warnings=(*planned.warnings, warning))  # type: ignore[return-value]
+    if isinstance(planned, tuple) and planned and isinstance(planned[0], Setup):
+        setup = replace(planned[0], warnings=(*planned[0].warnings, warning))
+        return (setup, *planned[1:])  # type: ignore[return-value]
+    return planned
 
 
 def prepare(context: JobContext, write_cache: bool = True,
             load_environment: Optional[str] = None) -> Setup:
-    """Plan and apply; falls back to a private dir in /tmp if the scratch dir is unusable.
+    """Plan and apply the job's setup (``env``, ``run``, ``info``, login shells).
 
     ``load_environment`` adds the job's Lmod modules and virtualenv before the cache
     is written: "strict" (a broken environment is an error, for batch jobs) or "warn"
@@ -47,19 +67,21 @@ def prepare(context: JobContext, write_cache: bool = True,
     uid = os.getuid()
     environment, problem = None, None
     if load_environment is not None:
-        from jobwrapper.notebook import plan as notebook  # Lmod and venv: only when asked
+        from jobwrapper.job import environment as job_environment  # Lmod: only when asked
 
-        environment, problem = notebook.load_environment(
+        environment, problem = job_environment.load_environment(
             context, strict=load_environment == "strict")
-    setup = _planned(context, uid, environment, problem)
-    try:
-        apply_setup(setup, write_cache)
-    except JobError as error:
-        fallback = fallback_root(uid, context.job_id)
-        if setup.private_dir == fallback:
-            raise
-        setup = _planned(context, uid, environment, problem, private_dir=fallback)
-        warning = f"{error}; using {fallback} instead"
-        setup = replace(setup, warnings=(*setup.warnings, warning))
-        apply_setup(setup, write_cache)
-    return setup
+
+    def planned(private_dir: Optional[str] = None) -> Setup:
+        setup = plan(context, uid, private_dir=private_dir)
+        if environment is not None:
+            from jobwrapper.job.environment import add_environment
+
+            setup = add_environment(setup, environment)
+        if problem:
+            setup = replace(setup, warnings=(*setup.warnings, problem))
+        return setup
+
+    return apply_planned(context, planned(), planned,
+                         lambda setup: apply_setup(setup, write_cache),
+                         lambda setup: setup.private_dir)

@@ -27,8 +27,14 @@ class Setup:
 
     private_dir: str
     directories: tuple[str, ...]  # created with mode 0700, in order
-    env: dict[str, str]  # variables to set, in order
+    env: dict[str, str]  # every variable to set, in order (threads and limits first)
     unset: tuple[str, ...] = ()
+    # Named parts of `env`, kept so that later stages never look them up by name:
+    threads: dict[str, str] = field(default_factory=dict)  # OMP_NUM_THREADS=cores, ...
+    limits: dict[str, str] = field(default_factory=dict)  # CPU_LIMIT, MEM_LIMIT (bytes)
+    # What every kernel gets frozen into its kernel.json: the threads, the limits, the
+    # job's labels (environment, container) and the GPUs the plan made visible.
+    kernel_env: dict[str, str] = field(default_factory=dict)
     message: str = ""
     container_label: Optional[str] = None
     warnings: tuple[str, ...] = ()
@@ -87,12 +93,12 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
     private = private_dir or private_root(context, uid)
     dirs = _directories(private)
     res = context.resources
-    env: dict[str, str] = {}
     extra = context.config.get("job", "extra_thread_variables")
-    env.update(thread_variables(res.cores, context.user_environment, extra))
-    env["CPU_LIMIT"] = str(res.cores)
+    threads = thread_variables(res.cores, context.user_environment, extra)
+    limits = {"CPU_LIMIT": str(res.cores)}
     if res.memory_mb:
-        env["MEM_LIMIT"] = str(res.memory_mb * 1024 * 1024)
+        limits["MEM_LIMIT"] = str(res.memory_mb * 1024 * 1024)
+    env: dict[str, str] = {**threads, **limits}
     for name in ("TMPDIR", "TMP", "TEMP"):
         env[name] = dirs["tmp"]
     env.update({
@@ -110,11 +116,18 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
         "JOBWRAPPER_PRIVATE_DIR": private,
         "JOBWRAPPER_ENVIRONMENT": context.environment_name,
     })
-    env.update(_job_identity(context))
+    identity = _job_identity(context)
+    env.update(identity)
+    labels = {name: env[name] for name in ("JOBWRAPPER_ENVIRONMENT", "JOBWRAPPER_CONTAINER")
+              if name in env}
+    gpus = {name: value for name, value in identity.items() if name == "CUDA_VISIBLE_DEVICES"}
     return Setup(
         private_dir=private,
         directories=(private, *dirs.values()),
         env=env,
+        threads=threads,
+        limits=limits,
+        kernel_env={**threads, **limits, **labels, **gpus},
         message=login_message(context, show_time_left=False),
         container_label=context.container_label,
         warnings=context.warnings,

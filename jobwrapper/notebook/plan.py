@@ -1,38 +1,24 @@
-"""The notebook pipeline for ``jobwrapper singleuser`` and ``jobwrapper lab``.
+"""The notebook part of the plan, for ``jobwrapper singleuser`` and ``jobwrapper lab``.
 
-read (``read_environment``, ``read_notebook``) -> plan (``plan_notebook``, pure)
--> apply (``apply_notebook``) -> exec (``exec_server``). The environment part
-(Lmod modules and the CVMFS virtualenv) is also used by ``doctor``.
+read (``read_notebook``: the job's environment from job/environment.py, kernel
+templates and programs, the hub's secrets) -> plan (``plan_notebook``, pure: the
+job's Setup plus the environment, and the NotebookPlan) -> apply
+(notebook/launch.py ``apply_notebook``) -> exec (``exec_server``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from jobwrapper.errors import EnvironmentSetupError, ServerError
+from jobwrapper.errors import ServerError
 from jobwrapper.job.context import JobContext
-from jobwrapper.job.modules import find_lmod, kernel_relevant, load_modules, module_environ
+from jobwrapper.job.environment import EnvironmentChanges, add_environment, read_environment
+from jobwrapper.job.modules import kernel_relevant
 from jobwrapper.job.plan import Setup
-from jobwrapper.job.threads import HTCONDOR_THREAD_VARIABLES
-from jobwrapper.job.venv import activate_venv, environments_for, venv_python
 from jobwrapper.notebook import kernels, server
-
-
-@dataclass(frozen=True)
-class EnvironmentChanges:
-    """What the job's software environment (modules, virtualenv) changes."""
-
-    name: str
-    description: str = ""
-    modules: tuple[str, ...] = ()
-    venv: str = ""
-    env: dict[str, str] = field(default_factory=dict)
-    unset: tuple[str, ...] = ()
-    python: str = ""  # the environment's python: the kernel's interpreter
 
 
 @dataclass(frozen=True)
@@ -102,63 +88,27 @@ class NotebookPlan:
         return "\n".join(lines)
 
 
-def read_environment(context: JobContext) -> EnvironmentChanges:
-    """Resolve the job's environment for its container OS: load modules, find the venv."""
-    config, environ = context.config, context.environ
-    os_name = context.container_os or "default"
-    name = context.environment_name
-    spec = config.environment(name, context.container_os)
-    if spec is None and config.environments:
-        known = environments_for(config.environments, os_name)
-        raise EnvironmentSetupError(
-            f"environment {name!r} is not defined for container OS {os_name!r} in "
-            f"{config.path or 'the site config'}; environments for this OS: "
-            f"{', '.join(known) or 'none'}")
-    modules = spec.modules if spec else ()
-    lmod_cmd = find_lmod(environ, config.get("lmod", "lmod_cmd"))
-    modulepath = config.get("lmod", "modulepath")
-    env: dict[str, str] = {}
-    unset: list[str] = []
-    if modules:
-        if lmod_cmd is None:
-            raise EnvironmentSetupError(
-                f"environment {name!r} needs Lmod modules ({', '.join(modules)}) but Lmod was "
-                "not found: set lmod.lmod_cmd in the site config or LMOD_CMD")
-        loaded = load_modules(lmod_cmd, modules, environ, modulepath)
-        env.update(loaded.env)
-        unset.extend(loaded.unset)
-    elif lmod_cmd is not None:
-        # Initialise Lmod for terminals and login shells: `module load` works there.
-        initial = module_environ(environ, lmod_cmd, modulepath)
-        env.update({"LMOD_CMD": lmod_cmd, "MODULEPATH": initial["MODULEPATH"]})
-    python = ""
-    if spec and spec.venv:
-        current_path = env.get("PATH", environ.get("PATH", os.defpath))
-        known = [n for n in environments_for(config.environments, os_name)]
-        activation = activate_venv(spec.venv, name, os_name, current_path, known)
-        env.update(activation.env)
-        unset.extend(activation.unset)
-        python = venv_python(spec.venv)
-    elif modules and "PATH" in env:
-        python = kernels.find_programs(["python3"], env["PATH"]).get("python3", "")
-    return EnvironmentChanges(name, spec.description if spec else "", modules,
-                              spec.venv if spec else "", env,
-                              tuple(u for u in dict.fromkeys(unset) if u not in env),
-                              python or sys.executable)
-
-
 def read_notebook(context: JobContext, secrets: Optional[dict[str, str]] = None
                   ) -> NotebookInputs:
     """The read stage for the notebook commands."""
     environment = read_environment(context)
+    templates, programs = read_kernels(context, environment)
+    return NotebookInputs(environment, templates, programs, secrets or {},
+                          server.login_shell(os.getuid()))
+
+
+def read_kernels(context: JobContext, environment: Optional[EnvironmentChanges]
+                 ) -> tuple[tuple[kernels.KernelTemplate, ...], dict[str, str]]:
+    """The kernel templates to offer and the programs they need that exist here
+    (searched on the environment's PATH; python3 is the environment's python)."""
     config = context.config
     templates = kernels.load_templates(config.get("kernels", "offer"),
                                        config.get("kernels", "extra_dirs"))
     wanted = [p for t in templates for p in kernels.required_programs(t)]
-    search_path = environment.env.get("PATH", context.environ.get("PATH", os.defpath))
-    programs = kernels.find_programs(wanted, search_path, environment.python)
-    return NotebookInputs(environment, tuple(templates), programs, secrets or {},
-                          server.login_shell(os.getuid()))
+    env = environment.env if environment else {}
+    search_path = env.get("PATH", context.environ.get("PATH", os.defpath))
+    return tuple(templates), kernels.find_programs(
+        wanted, search_path, environment.python if environment else None)
 
 
 def job_label(context: JobContext, environment: EnvironmentChanges) -> str:
@@ -187,10 +137,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
     ip = bind.address
     root_dir = server.notebook_dir(context.scratch_dir, config, context.environ)
     label = job_label(context, environment)
-    wanted = {*HTCONDOR_THREAD_VARIABLES, *config.get("job", "extra_thread_variables"),
-              *_KERNEL_VARIABLES}
-    kernel_env = {k: v for k, v in setup.env.items() if k in wanted}
-    kernel_env.update(kernel_relevant(environment.env))
+    kernel_env = {**setup.kernel_env, **kernel_relevant(environment.env)}
     choice = kernels.plan_kernels(inputs.templates, inputs.programs, kernel_env, label)
     private = setup.private_dir
     sock = server.socket_path(private) if mode == "socket" else ""
@@ -225,41 +172,6 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
     return setup, notebook
 
 
-# Besides the thread variables: what a kernel needs from the job's setup.
-_KERNEL_VARIABLES = {"CUDA_VISIBLE_DEVICES", "CPU_LIMIT", "MEM_LIMIT", "JOBWRAPPER_ENVIRONMENT",
-                     "JOBWRAPPER_CONTAINER"}
-
-
 def _has_hub(environ: Mapping[str, str], secrets: Mapping[str, str]) -> bool:
     merged = {**environ, **secrets}
     return bool(merged.get("JUPYTERHUB_API_TOKEN") and merged.get("JUPYTERHUB_API_URL"))
-
-
-def load_environment(context: JobContext, strict: bool = True
-                     ) -> tuple[Optional[EnvironmentChanges], Optional[str]]:
-    """The job's modules and virtualenv (runs Lmod), or None and the one-line reason.
-
-    With ``strict=False`` (login shells) a broken environment is not fatal: the
-    reason comes back, to be shown as a warning; with ``strict=True`` it is raised.
-    """
-    try:
-        return read_environment(context), None
-    except EnvironmentSetupError as error:
-        if strict:
-            raise
-        return None, str(error)
-
-
-def with_environment(context: JobContext, setup: Setup, strict: bool = True
-                     ) -> tuple[Setup, Optional[str]]:
-    """``setup`` plus the job's modules and virtualenv, for ``env`` and ``run``."""
-    environment, problem = load_environment(context, strict)
-    if environment is None:
-        return setup, problem
-    return add_environment(setup, environment), None
-
-
-def add_environment(setup: Setup, environment: EnvironmentChanges) -> Setup:
-    unset = tuple(n for n in dict.fromkeys((*setup.unset, *environment.unset))
-                  if n not in environment.env)
-    return replace(setup, env={**setup.env, **environment.env}, unset=unset)

@@ -19,17 +19,18 @@ from collections.abc import Mapping
 from typing import Optional
 
 from jobwrapper.errors import ServerError
+from jobwrapper.protocol import SECRETS_ENV, SECRETS_FILE_NAME, SECRETS_MAX_SIZE
 
-DEFAULT_NAME = ".jobwrapper-hub-secrets.json"
+DEFAULT_NAME = SECRETS_FILE_NAME
 _NAME = re.compile(r"[A-Z_][A-Z0-9_]*\Z")
-_MAX_SIZE = 64 * 1024
+_MAX_SIZE = SECRETS_MAX_SIZE
 
 
 def secrets_path(scratch_dir: Optional[str], environ: Mapping[str, str]) -> Optional[str]:
     """Where the secrets file is expected; None outside a job."""
     if not scratch_dir:
         return None
-    name = environ.get("JOBWRAPPER_HUB_SECRETS") or DEFAULT_NAME
+    name = environ.get(SECRETS_ENV) or DEFAULT_NAME
     if os.path.isabs(name) or ".." in name.split("/"):
         raise ServerError(f"JOBWRAPPER_HUB_SECRETS={name!r}: must be a file name inside the "
                           "scratch dir; fix the hub's submit template")

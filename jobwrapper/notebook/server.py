@@ -286,7 +286,7 @@ def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: 
         "port_retries": 0,
         "open_browser": False,
         "root_dir": root_dir,
-        "allow_remote_access": not _is_loopback(ip),
+        "allow_remote_access": not is_loopback(ip),
     }
     if lab:
         server_app["default_url"] = config.get("server", "default_url")
@@ -305,7 +305,8 @@ def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: 
     return result
 
 
-def _is_loopback(ip: str) -> bool:
+def is_loopback(ip: str) -> bool:
+    """Whether `ip` (an address, or the name localhost) is a loopback address."""
     try:
         return ipaddress.ip_address(ip).is_loopback
     except ValueError:

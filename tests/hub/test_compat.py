@@ -42,3 +42,12 @@ def test_an_untested_jupyterhub_is_one_line(monkeypatch):
     monkeypatch.setattr(compat, "jupyterhub_version", lambda: (7, 0))
     with pytest.raises(compat.UpstreamChanged, match="outside the versions"):
         compat.replace_api_route("/x", object, [])
+
+
+def test_the_stand_alone_secrets_helper_keeps_the_contracts_names():
+    # hub/secrets.py runs as a file (python -I, as the user) and cannot import the contract
+    from jobwrapper import protocol
+    from jobwrapper.hub import secrets as helper
+
+    assert (helper.SECRETS_FILE_NAME, helper.SECRETS_ENV) == (
+        protocol.SECRETS_FILE_NAME, protocol.SECRETS_ENV)

@@ -47,12 +47,12 @@ def test_missing_module_stops_run_with_one_line(tmp_path: Path, module_tree: Pat
 
 def test_fallback_private_dir_reuses_the_loaded_environment(job_environ: dict[str, str],
                                                             monkeypatch) -> None:
+    from jobwrapper.job import environment
     from jobwrapper.job.pipeline import prepare, read
-    from jobwrapper.notebook import plan as notebook
 
     calls = []
-    real_read = notebook.read_environment
-    monkeypatch.setattr(notebook, "read_environment",
+    real_read = environment.read_environment
+    monkeypatch.setattr(environment, "read_environment",
                         lambda context: calls.append(1) or real_read(context))
     # A file where the private dir should be: the scratch dir is unusable, /tmp is used.
     Path(job_environ["_CONDOR_SCRATCH_DIR"], ".jobwrapper").write_text("not a directory")

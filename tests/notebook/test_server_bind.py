@@ -18,9 +18,9 @@ from jobwrapper.config import parse_config
 from jobwrapper.errors import ServerError
 from jobwrapper.job.classad import Ad
 from jobwrapper.job.context import HostLimits, read_context
-from jobwrapper.job.doctor import check_server_bind
 from jobwrapper.job.plan import plan
 from jobwrapper.notebook import server
+from jobwrapper.notebook.doctor import check_server_bind
 from jobwrapper.notebook.launch import lab_message
 from jobwrapper.notebook.plan import EnvironmentChanges, NotebookInputs, plan_notebook
 

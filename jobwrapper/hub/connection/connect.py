@@ -10,7 +10,7 @@ because the proxy's route still points there; if it is taken, the user is told.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .tunnel import (
     AdoptedTunnel,
@@ -24,6 +24,9 @@ from .tunnel import (
     uses_rport,
 )
 
+if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
+    from ..host import SpawnerHost
+
 
 class ConnectToJob:
     """The tunnel of one spawner (mixed into JobwrapperSpawner)."""
@@ -32,7 +35,7 @@ class ConnectToJob:
     hub_socket = ""
     job_socket = ""
 
-    def tunnel_argv(self: Any, local_port: int) -> list[str]:
+    def tunnel_argv(self: SpawnerHost, local_port: int) -> list[str]:
         """The connect-to-job argv (exec prefix included) for hub port `local_port`."""
         fields: dict[str, Any] = dict(self.get_req_subvars())
         fields.update(job_id=self.job_id, host=self.job_host, rport=self.remote_port,
@@ -44,7 +47,7 @@ class ConnectToJob:
         command = self.connect_to_job_socket_cmd if self.hub_socket else self.connect_to_job_cmd
         return format_command(prefix, fields) + format_command(command, fields)
 
-    async def connect(self: Any, fixed_port: int) -> None:
+    async def connect(self: SpawnerHost, fixed_port: int) -> None:
         """Start the tunnel; a taken port is retried with a new one unless it is fixed."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.connect_to_job_ready_timeout
@@ -74,7 +77,7 @@ class ConnectToJob:
             self._tunnel, self.local_port, self.tunnel_pid = tunnel, local_port, tunnel.pid or 0
             return
 
-    def tunnel_failed_message(self: Any, exited: TunnelExited, fixed_port: int) -> str:
+    def tunnel_failed_message(self: SpawnerHost, exited: TunnelExited, fixed_port: int) -> str:
         """Why the tunnel failed, in words for the user."""
         if exited.port_taken and fixed_port:
             return (
@@ -89,7 +92,7 @@ class ConnectToJob:
             )
         return f"The connection to job {self.job_id} failed: {exited.stderr}"
 
-    async def reconnect(self: Any) -> None:
+    async def reconnect(self: SpawnerHost) -> None:
         """After a hub restart: the tunnel on the hub port the proxy still uses.
 
         The previous hub's tunnel is adopted if it still runs; else a new one is
@@ -119,12 +122,12 @@ class ConnectToJob:
             f"socket {self.hub_socket}" if self.hub_socket else f"port {port}",
         )
 
-    async def end_tunnel(self: Any) -> None:
+    async def end_tunnel(self: SpawnerHost) -> None:
         """Stop this spawner's tunnel, if any."""
         if self._tunnel is not None:
             await self._tunnel.stop()
 
-    async def wait_for_port(self: Any, port: int, wait: float = 5.0) -> None:
+    async def wait_for_port(self: SpawnerHost, port: int, wait: float = 5.0) -> None:
         """Give a dying tunnel on `port` a few seconds to free it."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + wait

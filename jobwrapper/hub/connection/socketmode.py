@@ -26,7 +26,7 @@ import pwd
 import re
 import shutil
 import subprocess
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import jupyterhub
@@ -37,6 +37,9 @@ from traitlets.config import LoggingConfigurable
 from jobwrapper.protocol import hub_socket_problem
 
 from ..jobcontrol import SpawnFailed
+
+if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
+    from ..host import SpawnerHost
 
 MIN_PROXY = (5, 3, 0)  # 5.1 mangles paths, 5.2 knows only unix+http
 MIN_JUPYTERHUB = (6, 1, 1)  # the first version socket mode was tested with
@@ -157,15 +160,15 @@ class SocketMode(LoggingConfigurable):
     ).tag(config=True)
 
     @validate("socket_hub_id")
-    def _check_socket_hub_id(self: Any, proposal: Any) -> str:
+    def _check_socket_hub_id(self: SpawnerHost, proposal: Any) -> str:
         if not re.fullmatch(r"[a-z0-9]{1,16}", proposal.value):
             raise TraitError(f"JobwrapperSpawner.socket_hub_id = {proposal.value!r}: use 1 to "
                              "16 lower-case letters and digits")
         return proposal.value
 
     @default("socket_hub_id")
-    def _socket_hub_id_default(self: Any) -> str:
-        db = (getattr(self.user, "settings", None) or {}).get("db")
+    def _socket_hub_id_default(self: SpawnerHost) -> str:
+        db: Any = (getattr(self.user, "settings", None) or {}).get("db")
         try:
             identity = db.get_bind().url.render_as_string(hide_password=True)
         except AttributeError:  # no hub database (unit tests): the hub's API URL
@@ -173,7 +176,7 @@ class SocketMode(LoggingConfigurable):
         return hashlib.sha256(identity.encode()).hexdigest()[:8]
 
     @default("proxy_version_cmd")
-    def _proxy_version_cmd_default(self: Any) -> list[str]:
+    def _proxy_version_cmd_default(self: SpawnerHost) -> list[str]:
         proxy = (getattr(self.user, "settings", None) or {}).get("proxy")
         command = list(getattr(proxy, "command", None) or [])
         if type(proxy).__name__ != "ConfigurableHTTPProxy" or not command:
@@ -184,11 +187,11 @@ class SocketMode(LoggingConfigurable):
         super().__init__(**kwargs)
         # Decided (and logged) when the hub creates its first spawner: at start-up for
         # every running server, else at the first login.
-        self.mode_decision()
+        self.mode_decision()  # type: ignore[misc]  # (self is the host, hub/host.py)
 
     # ---- the mode ------------------------------------------------------------------
 
-    def mode_decision(self: Any) -> tuple[str, str]:
+    def mode_decision(self: SpawnerHost) -> tuple[str, str]:
         """("socket" or "tcp", why); logged once per hub process."""
         if not self.tunnelled:
             mode, why = "tcp", "connect_to_job_cmd is empty (direct mode)"
@@ -202,19 +205,19 @@ class SocketMode(LoggingConfigurable):
         return mode, why
 
     @property
-    def socket_mode(self: Any) -> bool:
+    def socket_mode(self: SpawnerHost) -> bool:
         """Whether this server runs (or is started) in socket mode."""
         if self.hub_socket:
             return True
         return self.mode_decision()[0] == "socket"
 
-    def server_mode_env(self: Any) -> str:
+    def server_mode_env(self: SpawnerHost) -> str:
         """JOBWRAPPER_SERVER_MODE for the job: the hub's side must match the job's."""
         return "socket" if self.socket_mode else "tcp"
 
     # ---- the report (api.py) ---------------------------------------------------------
 
-    def receive_socket(self: Any, path: str) -> bool:
+    def receive_socket(self: SpawnerHost, path: str) -> bool:
         """Called by the API handler with a checked path; False when none is expected now.
 
         ValueError when this server expects a port (TCP mode).
@@ -230,7 +233,7 @@ class SocketMode(LoggingConfigurable):
 
     # ---- the hub-side socket ------------------------------------------------------------
 
-    def hub_socket_path(self: Any) -> str:
+    def hub_socket_path(self: SpawnerHost) -> str:
         """`socket_dir/h-<hub>/<user>/<server>.sock`; SpawnFailed if unusable in a URL.
 
         `<hub>` tells hubs on one machine apart (a test hub beside production), so
@@ -245,7 +248,7 @@ class SocketMode(LoggingConfigurable):
                               "JobwrapperSpawner.socket_dir")
         return path
 
-    def prepare_socket_dir(self: Any, path: str) -> None:
+    def prepare_socket_dir(self: SpawnerHost, path: str) -> None:
         """The 0711 base and hub dirs and the user's 0700 dir, owned so ssh-as-the-user
         can bind."""
         user_dir = os.path.dirname(path)
@@ -269,7 +272,7 @@ class SocketMode(LoggingConfigurable):
                 os.chown(user_dir, account.pw_uid, account.pw_gid)
         os.chmod(user_dir, 0o700)
 
-    async def _start_socket_forward(self: Any) -> str:
+    async def _start_socket_forward(self: SpawnerHost) -> str:
         """start()'s last steps in socket mode; the URL the proxy goes to."""
         self._event(60, "The notebook server listens on a unix socket in the job; "
                         "connecting to it.")
@@ -277,7 +280,7 @@ class SocketMode(LoggingConfigurable):
         self._event(80, f"Tunnel up: the hub's socket {self.hub_socket} leads to the job.")
         return socket_url(self.hub_socket)
 
-    async def connect_socket(self: Any) -> None:
+    async def connect_socket(self: SpawnerHost) -> None:
         """Start the socket forward (hub_socket -> job_socket), with its retries."""
         self.hub_socket = self.hub_socket or self.hub_socket_path()
         self.prepare_socket_dir(self.hub_socket)
@@ -286,7 +289,7 @@ class SocketMode(LoggingConfigurable):
     # ---- the server's URL ---------------------------------------------------------------
 
     @property
-    def server(self: Any) -> Any:
+    def server(self: SpawnerHost) -> Any:
         """JupyterHub's Server, its connect URL pinned to the bare socket URL (no `:80`)."""
         server = Spawner.server.fget(self)
         hub_socket = getattr(self, "hub_socket", "")  # unset while Spawner.__init__ runs
@@ -297,5 +300,5 @@ class SocketMode(LoggingConfigurable):
         return server
 
     @server.setter
-    def server(self: Any, value: Any) -> None:
+    def server(self: SpawnerHost, value: Any) -> None:
         Spawner.server.fset(self, value)

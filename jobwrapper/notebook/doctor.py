@@ -1,12 +1,14 @@
 """``jobwrapper doctor``: check the notebook setup in the current job, one row per check.
 
 Each check returns OK, FAIL (with the fix) or SKIP (does not apply here). The
-command exits 1 if any check failed. Checks only read: nothing is created.
+command exits 1 if any check failed. Checks only read: nothing is created. They use
+the commands' own read and plan (one ``plan()``, ``read_environment``,
+``read_kernels``, the server's bind and mode), so doctor cannot drift from what
+``env``, ``run`` and ``singleuser`` do.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import shutil
 import stat
@@ -15,15 +17,13 @@ from dataclasses import dataclass
 from importlib import metadata
 from typing import Optional
 
-import click
-
-from jobwrapper.errors import EXIT_FAILURE, JobwrapperError
+from jobwrapper.errors import JobwrapperError
 from jobwrapper.job.context import JobContext
+from jobwrapper.job.environment import EnvironmentChanges, read_environment
 from jobwrapper.job.modules import find_lmod
-from jobwrapper.job.plan import plan
-from jobwrapper.job.threads import HTCONDOR_THREAD_VARIABLES
+from jobwrapper.job.plan import Setup, plan
 from jobwrapper.notebook import kernels, server
-from jobwrapper.notebook.plan import EnvironmentChanges, read_environment
+from jobwrapper.notebook.plan import read_kernels
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 MIN_SERVER_PROXY = (4, 2, 0)  # CVE-2024-28179 (4.1.1), CVE-2024-35225 (4.2.0)
@@ -47,11 +47,11 @@ def check_ads(context: JobContext) -> Check:
     return Check("job ads", OK, f"{context.job_ad.source}, {context.machine_ad.source}")
 
 
-def check_private_dir(context: JobContext) -> Check:
+def check_private_dir(context: JobContext, setup: Setup) -> Check:
     if not context.scratch_dir:
         return Check("scratch and private dir", FAIL,
                      "_CONDOR_SCRATCH_DIR is not set; run doctor inside the job")
-    private = plan(context, os.getuid()).private_dir
+    private = setup.private_dir
     for path in (context.scratch_dir, private):
         try:
             info = os.lstat(path)
@@ -91,16 +91,10 @@ def check_environment(context: JobContext) -> tuple[Check, Check, Optional[Envir
 
 
 def check_kernels(context: JobContext, changes: Optional[EnvironmentChanges]) -> list[Check]:
-    config = context.config
     try:
-        templates = kernels.load_templates(config.get("kernels", "offer"),
-                                           config.get("kernels", "extra_dirs"))
+        templates, programs = read_kernels(context, changes)
     except JobwrapperError as error:
         return [Check("kernels", FAIL, str(error))]
-    env = changes.env if changes else {}
-    search = env.get("PATH", context.environ.get("PATH", os.defpath))
-    wanted = [p for t in templates for p in kernels.required_programs(t)]
-    programs = kernels.find_programs(wanted, search, changes.python if changes else None)
     choice = kernels.plan_kernels(templates, programs, {}, "")
     rows = [Check(f"kernel {k.name}", OK, k.spec["argv"][0]) for k in choice.offered]
     rows += [Check(f"kernel {name}", SKIP, why) for name, why in choice.skipped.items()]
@@ -154,10 +148,10 @@ def check_packages() -> list[Check]:
     return rows
 
 
-def check_server(context: JobContext, resolve: server.Resolver = server.resolve_host
-                 ) -> list[Check]:
+def check_server(context: JobContext, setup: Setup,
+                 resolve: server.Resolver = server.resolve_host) -> list[Check]:
     bind_row, address = check_server_bind(context, resolve)
-    mode_row = check_server_mode(context, address)
+    mode_row = check_server_mode(context, setup, address)
     xpra = shutil.which("xpra", path=context.environ.get("PATH", os.defpath))
     desktop = (Check("desktop (xpra)", OK, xpra) if xpra else
                Check("desktop (xpra)", FAIL, "xpra not on PATH; install Debian's xpra in the "
@@ -196,33 +190,27 @@ def check_server_bind(context: JobContext, resolve: server.Resolver = server.res
     if bind.choice == "loopback":
         return Check("server bind", OK, str(bind)), bind.address
     note = ("; a loopback address: only a hub on this host reaches it, else set "
-            "server.direct_address" if _is_loopback(bind.address) else "")
+            "server.direct_address" if server.is_loopback(bind.address) else "")
     return Check("server bind", OK, f"{bind}{note}"), bind.address
 
 
-def _is_loopback(address: str) -> bool:
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
-
-
-def check_server_mode(context: JobContext, address: str = "") -> Check:
+def check_server_mode(context: JobContext, setup: Setup, address: str = "") -> Check:
     """Which mode singleuser would use (tcp or socket) and why; socket mode's path."""
     try:
         mode, why = server.server_mode(context.config, context.environ)
         if mode == "tcp":
             where = address or "the address in the server bind row"
             return Check("server mode", OK, f"tcp ({why}); the server listens on {where}")
-        private = plan(context, os.getuid()).private_dir
-        return Check("server mode", OK, f"socket ({why}): {server.socket_path(private)}, "
+        return Check("server mode", OK, f"socket ({why}): "
+                                        f"{server.socket_path(setup.private_dir)}, "
                                         "kernels over ipc")
     except JobwrapperError as error:
         return Check("server mode", FAIL, str(error))
 
 
-def check_threads(context: JobContext) -> Check:
-    names = [*HTCONDOR_THREAD_VARIABLES, *context.config.get("job", "extra_thread_variables")]
+def check_threads(context: JobContext, setup: Setup) -> Check:
+    """The plan's thread variables (setup.threads) must be in this shell's environment."""
+    names = list(setup.threads)
     missing = [n for n in names if not context.environ.get(n)]
     if missing:
         return Check("thread variables", FAIL, f"{', '.join(missing)} not set; log in again or "
@@ -232,13 +220,14 @@ def check_threads(context: JobContext) -> Check:
 
 
 def run_checks(context: JobContext) -> list[Check]:
-    """Every check, in the order of the table."""
+    """Every check, in the order of the table; one plan for all of them."""
+    setup = plan(context, os.getuid())
     lmod, environment, changes = check_environment(context)
-    rows = [check_ads(context), check_private_dir(context), lmod, environment]
+    rows = [check_ads(context), check_private_dir(context, setup), lmod, environment]
     rows += check_kernels(context, changes)
-    rows += check_server(context)
+    rows += check_server(context, setup)
     rows += check_packages()
-    rows.append(check_threads(context))
+    rows.append(check_threads(context, setup))
     return rows
 
 
@@ -246,16 +235,3 @@ def format_table(rows: list[Check]) -> str:
     """Fixed-width table: check, status, detail (the fix, for failures)."""
     width = max(len(r.name) for r in rows)
     return "\n".join(f"{r.name:<{width}}  {r.status:<4}  {r.detail}" for r in rows)
-
-
-@click.command("doctor")
-def doctor_command() -> None:
-    """Check this job's notebook setup: ads, directories, Lmod, environment, kernels,
-    server, packages, desktop, thread variables. Exits 1 if any check fails."""
-    from jobwrapper.job.pipeline import read
-
-    context = read()
-    rows = run_checks(context)
-    click.echo(format_table(rows))
-    if any(r.status == FAIL for r in rows):
-        raise click.exceptions.Exit(EXIT_FAILURE)
