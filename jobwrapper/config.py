@@ -10,11 +10,12 @@ a help text (docs/config.md follows it).
 
 from __future__ import annotations
 
+import copy
 import ipaddress
 import os
 import re
 import sys
-from dataclasses import dataclass, field
+from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Optional
 
 from jobwrapper.errors import ConfigError
@@ -27,141 +28,154 @@ else:  # pragma: no cover - Python < 3.11 in older containers
 
 DEFAULT_PATH = "/etc/jobwrapper/config.toml"
 
-# (type, default, help). Types: "str", "int", "bool", "float", "list[str]", "list[int]",
-# "table" (free-form table of str -> str), "table[list[str]]".
-Spec = tuple[str, Any, str]
+# Types: "str", "int", "bool", "float", "list[str]", "list[int]", "table" (free-form
+# table of str -> str), "table[list[str]]".
+Spec = tuple[str, Any, str]  # (type, default, help), as SCHEMA lists each key
+
+
+def setting(default: Any, kind: str, help: str) -> Any:
+    """A key of a site config table: its default, its TOML type and its help text.
+    The schema, the validation, docs/config.md's test and the code all read these."""
+    metadata = {"kind": kind, "help": help}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: copy.deepcopy(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    """[job]: what jobwrapper reads from the job's ads."""
+
+    runtime_limit_attributes: list[str] = setting(
+        ["MaxRuntime", "AllowedExecuteDuration"], "list[str]",
+        "Job ad attributes holding the runtime limit in seconds; the first valid one wins.")
+    container_attribute: str = setting("ContainerOS", "str",
+                                       "Job ad attribute naming the container OS.")
+    environment_attribute: str = setting("JupyterEnvironment", "str",
+                                         "Job ad attribute naming the software environment.")
+    default_environment: str = setting("stable", "str",
+                                       "Environment used when the job names none.")
+    extra_thread_variables: list[str] = setting(
+        [], "list[str]",
+        "Variables set to the job's cores in addition to HTCondor's default list.")
+    fix_user_name: bool = setting(
+        True, "bool",
+        "Set USER and LOGNAME to the job's OsUser (interactive jobs say 'condor-user').")
+
+
+@dataclass(frozen=True)
+class LmodSettings:
+    """[lmod]: where Lmod is and where its modules are."""
+
+    lmod_cmd: str = setting(
+        "", "str",
+        "Path of Lmod's 'lmod' executable; empty: $LMOD_CMD, then the usual install paths.")
+    modulepath: list[str] = setting(
+        [], "list[str]", "Directories put in front of MODULEPATH before modules are loaded.")
+
+
+@dataclass(frozen=True)
+class KernelSettings:
+    """[kernels]: which kernels JupyterLab offers."""
+
+    offer: list[str] = setting(
+        ["python", "root", "julia", "r"], "list[str]",
+        "Built-in kernels to offer when their interpreter exists: python, root, julia, r.")
+    extra_dirs: list[str] = setting(
+        [], "list[str]",
+        "Directories of site kernels (one sub-directory with a kernel.json each).")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """[server]: the notebook server in the job."""
+
+    bind: str = setting(
+        "loopback", "str",
+        "'loopback' (127.0.0.1, reached through the tunnel) or 'direct' (the execute "
+        "host's own address, classic batchspawner mode without connect-to-job); the "
+        "hub's JOBWRAPPER_SERVER_BIND wins.")
+    direct_address: str = setting(
+        "", "str",
+        "Direct mode: the IP address the hub reaches (multi-homed nodes); empty: what "
+        "the machine ad's Machine resolves to.")
+    mode: str = setting(
+        "tcp", "str",
+        "'tcp' or 'socket' (the server listens on a unix socket; see docs/socket-mode.md).")
+    default_url: str = setting("/lab", "str", "Page opened after login.")
+    notebook_dir: str = setting(
+        "jupyter", "str",
+        "Notebook root, relative to the scratch dir (the transferred ~/jupyter).")
+    report_timeout: float = setting(
+        300.0, "float",
+        "Seconds to wait for the hub to accept the port; at least the hub's start_timeout.")
+    terminal_shell: str = setting(
+        "", "str",
+        "The shell of JupyterLab's terminals (an absolute path); empty: the job's SHELL, "
+        "else the user's login shell from the passwd database, else /bin/bash.")
+
+
+@dataclass(frozen=True)
+class ShutdownSettings:
+    """[shutdown]: ending before the runtime limit, and after SIGTERM."""
+
+    warn_minutes: list[int] = setting(
+        [15, 5], "list[int]", "Minutes before the runtime limit at which users are warned.")
+    end_before_limit_seconds: int = setting(
+        120, "int",
+        "The job ends itself this long before the runtime limit, so its files go back.")
+    grace_seconds: int = setting(
+        8, "int", "After SIGTERM: seconds the server gets before everything left is killed.")
+    warn_seconds: list[int] = setting(
+        [], "list[int]",
+        "Extra warning times in seconds before the runtime limit (for short test jobs).")
+
+
+@dataclass(frozen=True)
+class DesktopSettings:
+    """[desktop]: the X11 desktop in the browser (xpra)."""
+
+    enabled: bool = setting(True, "bool",
+                            "Offer the xpra desktop in the launcher when xpra exists.")
+    start: list[str] = setting(
+        ["xterm"], "list[str]",
+        "Command started in the desktop (argv list); more from the desktop's start menu.")
+    title: str = setting("Desktop", "str", "Launcher title of the desktop.")
+    timeout: int = setting(60, "int", "Seconds the proxy waits for xpra to answer.")
+
+
+@dataclass(frozen=True)
+class JupyterLabSettings:
+    """[jupyterlab]: JupyterLab's extensions and defaults."""
+
+    disabled_extensions: dict[str, list[str]] = setting(
+        {}, "table[list[str]]",
+        "Container OS -> JupyterLab extensions to disable in it ('*' for every OS).")
+    news: str = setting(
+        "never", "str",
+        "JupyterLab's 'official Jupyter news' (fetchNews): 'never' (no request, no "
+        "question), 'ask' (JupyterLab asks each user) or 'always'.")
+
+
+# The typed tables, by section name; the free-form sections validate elsewhere.
+TABLES: dict[str, type] = {
+    "job": JobSettings, "lmod": LmodSettings, "kernels": KernelSettings,
+    "server": ServerSettings, "shutdown": ShutdownSettings, "desktop": DesktopSettings,
+    "jupyterlab": JupyterLabSettings,
+}
+
+
+def _schema_of(table: type) -> dict[str, Spec]:
+    return {
+        each.name: (each.metadata["kind"],
+                    each.default_factory() if each.default is MISSING  # type: ignore[misc]
+                    else each.default, each.metadata["help"])
+        for each in fields(table)
+    }
+
 
 SCHEMA: dict[str, dict[str, Spec]] = {
-    "job": {
-        "runtime_limit_attributes": (
-            "list[str]",
-            ["MaxRuntime", "AllowedExecuteDuration"],
-            "Job ad attributes holding the runtime limit in seconds; the first valid one wins.",
-        ),
-        "container_attribute": ("str", "ContainerOS", "Job ad attribute naming the container OS."),
-        "environment_attribute": (
-            "str",
-            "JupyterEnvironment",
-            "Job ad attribute naming the software environment.",
-        ),
-        "default_environment": ("str", "stable", "Environment used when the job names none."),
-        "extra_thread_variables": (
-            "list[str]",
-            [],
-            "Variables set to the job's cores in addition to HTCondor's default list.",
-        ),
-        "fix_user_name": (
-            "bool",
-            True,
-            "Set USER and LOGNAME to the job's OsUser (interactive jobs say 'condor-user').",
-        ),
-    },
-    "lmod": {
-        "lmod_cmd": (
-            "str",
-            "",
-            "Path of Lmod's 'lmod' executable; empty: $LMOD_CMD, then the usual install paths.",
-        ),
-        "modulepath": (
-            "list[str]",
-            [],
-            "Directories put in front of MODULEPATH before modules are loaded.",
-        ),
-    },
-    "kernels": {
-        "offer": (
-            "list[str]",
-            ["python", "root", "julia", "r"],
-            "Built-in kernels to offer when their interpreter exists: python, root, julia, r.",
-        ),
-        "extra_dirs": (
-            "list[str]",
-            [],
-            "Directories of site kernels (one sub-directory with a kernel.json each).",
-        ),
-    },
-    "server": {
-        "bind": (
-            "str",
-            "loopback",
-            "'loopback' (127.0.0.1, reached through the tunnel) or 'direct' (the execute "
-            "host's own address, classic batchspawner mode without connect-to-job); the "
-            "hub's JOBWRAPPER_SERVER_BIND wins.",
-        ),
-        "direct_address": (
-            "str",
-            "",
-            "Direct mode: the IP address the hub reaches (multi-homed nodes); empty: what "
-            "the machine ad's Machine resolves to.",
-        ),
-        "mode": (
-            "str",
-            "tcp",
-            "'tcp' or 'socket' (the server listens on a unix socket; see docs/socket-mode.md).",
-        ),
-        "default_url": ("str", "/lab", "Page opened after login."),
-        "notebook_dir": (
-            "str",
-            "jupyter",
-            "Notebook root, relative to the scratch dir (the transferred ~/jupyter).",
-        ),
-        "report_timeout": (
-            "float",
-            300.0,
-            "Seconds to wait for the hub to accept the port; at least the hub's start_timeout.",
-        ),
-        "terminal_shell": (
-            "str",
-            "",
-            "The shell of JupyterLab's terminals (an absolute path); empty: the job's SHELL, "
-            "else the user's login shell from the passwd database, else /bin/bash.",
-        ),
-    },
-    "shutdown": {
-        "warn_minutes": (
-            "list[int]",
-            [15, 5],
-            "Minutes before the runtime limit at which users are warned.",
-        ),
-        "end_before_limit_seconds": (
-            "int",
-            120,
-            "The job ends itself this long before the runtime limit, so its files go back.",
-        ),
-        "grace_seconds": (
-            "int",
-            8,
-            "After SIGTERM: seconds the server gets before everything left is killed.",
-        ),
-        "warn_seconds": (
-            "list[int]",
-            [],
-            "Extra warning times in seconds before the runtime limit (for short test jobs).",
-        ),
-    },
-    "desktop": {
-        "enabled": ("bool", True, "Offer the xpra desktop in the launcher when xpra exists."),
-        "start": (
-            "list[str]",
-            ["xterm"],
-            "Command started in the desktop (argv list); more from the desktop's start menu.",
-        ),
-        "title": ("str", "Desktop", "Launcher title of the desktop."),
-        "timeout": ("int", 60, "Seconds the proxy waits for xpra to answer."),
-    },
-    "jupyterlab": {
-        "disabled_extensions": (
-            "table[list[str]]",
-            {},
-            "Container OS -> JupyterLab extensions to disable in it ('*' for every OS).",
-        ),
-        "news": (
-            "str",
-            "never",
-            "JupyterLab's 'official Jupyter news' (fetchNews): 'never' (no request, no "
-            "question), 'ask' (JupyterLab asks each user) or 'always'.",
-        ),
-    },
+    **{name: _schema_of(table) for name, table in TABLES.items()},
     "proxies": {},  # [proxies.NAME] tables: extra jupyter-server-proxy entries (see server.py)
     "environments": {},  # [environments.NAME.os.OS] tables (see below)
     "health": {},  # validated by jobwrapper.health
@@ -202,13 +216,19 @@ class SiteConfig:
     environments: dict[str, dict[str, EnvironmentSpec]] = field(default_factory=dict)
     proxies: dict[str, dict[str, Any]] = field(default_factory=dict)
     raw: dict[str, Any] = field(default_factory=dict)
+    # The typed tables (the file's values over the defaults): config.server.bind, ...
+    job: JobSettings = field(default_factory=JobSettings)
+    lmod: LmodSettings = field(default_factory=LmodSettings)
+    kernels: KernelSettings = field(default_factory=KernelSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
+    desktop: DesktopSettings = field(default_factory=DesktopSettings)
+    jupyterlab: JupyterLabSettings = field(default_factory=JupyterLabSettings)
 
     def get(self, section: str, key: str) -> Any:
-        """A key's value, or its default when the file does not set it."""
-        values = self.sections.get(section, {})
-        if key in values:
-            return values[key]
-        return SCHEMA[section][key][1]
+        """A key's value by name (for tools that walk the schema); code reads the typed
+        tables: ``config.server.bind``."""
+        return getattr(getattr(self, section), key)
 
     def environment(self, name: str, container_os: Optional[str]) -> Optional[EnvironmentSpec]:
         """The spec of environment ``name`` for ``container_os`` (or its 'default')."""
@@ -343,7 +363,8 @@ def parse_config(text: str, path: str) -> SiteConfig:
         else:
             sections[section] = checker.table(section, values, SCHEMA[section])
     _check_choices(checker, sections)
-    return SiteConfig(path, sections, environments, proxies, raw)
+    tables = {name: table(**sections.get(name, {})) for name, table in TABLES.items()}
+    return SiteConfig(path, sections, environments, proxies, raw, **tables)
 
 
 def _environments(checker: _Checker, values: Any) -> dict[str, dict[str, EnvironmentSpec]]:

@@ -91,7 +91,7 @@ def _shell_join(argv: list[str]) -> str:
 def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """The jupyter-server-proxy entry for the desktop (a dict of ServerProcess fields)."""
     xpra = find_xpra(environ)
-    title = site.get("desktop", "title")
+    title = site.desktop.title
     reason = unavailable_reason(site, environ)
     if reason or xpra is None:
         # Never offered; should someone open /desktop/ anyway, the guard handler answers
@@ -105,13 +105,13 @@ def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> d
     directory = desktop_dir(environ)
     (directory / "xpra.conf").write_text(XPRA_CONF)
     return {
-        "command": xpra_command(xpra, directory, list(site.get("desktop", "start"))),
+        "command": xpra_command(xpra, directory, list(site.desktop.start)),
         "unix_socket": str(directory / "xpra.sock"),
         "environment": {
             "XPRA_USER_CONF_DIRS": str(directory),  # our xpra.conf replaces Debian's start=
             "XAUTHORITY": str(directory / "Xauthority"),
         },
-        "timeout": int(site.get("desktop", "timeout")),
+        "timeout": int(site.desktop.timeout),
         "absolute_url": False,
         "new_browser_tab": True,
         "launcher_entry": {
@@ -124,7 +124,7 @@ def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> d
 
 def unavailable_reason(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> str:
     """One line saying why the desktop cannot be offered, or "" when it can."""
-    if not site.get("desktop", "enabled"):
+    if not site.desktop.enabled:
         return "jobwrapper: the desktop is turned off in the site config (desktop.enabled)"
     if find_xpra(environ) is None:
         return (

@@ -67,8 +67,8 @@ def runtime_end(environ: Optional[dict[str, str]] = None) -> Optional[float]:
 
 def warning_offsets(site: SiteConfig) -> list[int]:
     """Seconds before the runtime limit at which users are warned, largest first."""
-    offsets = [60 * m for m in site.get("shutdown", "warn_minutes")]
-    offsets += list(site.get("shutdown", "warn_seconds"))
+    offsets = [60 * m for m in site.shutdown.warn_minutes]
+    offsets += list(site.shutdown.warn_seconds)
     return sorted({o for o in offsets if o > 0}, reverse=True)
 
 
@@ -78,8 +78,8 @@ class JobLifecycle:
     def __init__(self, serverapp: Any, site: SiteConfig, end: Optional[float]) -> None:
         self.serverapp = serverapp
         self.log = serverapp.log
-        self.grace = float(site.get("shutdown", "grace_seconds"))
-        self.end_before = float(site.get("shutdown", "end_before_limit_seconds"))
+        self.grace = float(site.shutdown.grace_seconds)
+        self.end_before = float(site.shutdown.end_before_limit_seconds)
         self.offsets = warning_offsets(site)
         self.runtime_end = end
         self.ending: Optional[str] = None

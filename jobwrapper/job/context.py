@@ -264,7 +264,7 @@ def read_resources(job_ad: Ad, machine_ad: Ad, host: HostLimits, config: SiteCon
     gpus, gpus_src = read.first([(m, "GPUs"), (j, "GpusProvisioned"), (j, "RequestGPUs")],
                                 LIMITS["gpus"], allow_zero=True)
     runtime, runtime_src = read.first(
-        [(j, name) for name in config.get("job", "runtime_limit_attributes")], LIMITS["runtime"])
+        [(j, name) for name in config.job.runtime_limit_attributes], LIMITS["runtime"])
     if cores is None:
         cores, cores_src = host.cores, HOST_SOURCE
         read.nothing_usable(("Cpus", "CpusProvisioned", "RequestCpus"),
@@ -320,7 +320,7 @@ def read_context(environ: Mapping[str, str], config: SiteConfig,
     resources, resource_warnings = read_resources(job_ad, machine_ad, host, config, environ)
     warnings.extend(resource_warnings)
     read = _Reader(job_ad, machine_ad)
-    container_os = read.string(job_ad, config.get("job", "container_attribute"))
+    container_os = read.string(job_ad, config.job.container_attribute)
     label = container_label(container_os)
     if container_os is not None and label is None:
         warnings.append(
@@ -370,8 +370,8 @@ def _user_environment(read: _Reader, job_ad: Ad) -> dict[str, str]:
 
 def _environment_name(read: _Reader, job_ad: Ad, config: SiteConfig,
                       warnings: list[str]) -> str:
-    attribute = config.get("job", "environment_attribute")
-    default = config.get("job", "default_environment")
+    attribute = config.job.environment_attribute
+    default = config.job.default_environment
     name = read.string(job_ad, attribute)
     if name is None:
         return default

@@ -46,8 +46,8 @@ def read_environment(context: JobContext) -> EnvironmentChanges:
             f"{config.path or 'the site config'}; environments for this OS: "
             f"{', '.join(known) or 'none'}")
     modules = spec.modules if spec else ()
-    lmod_cmd = find_lmod(environ, config.get("lmod", "lmod_cmd"))
-    modulepath = config.get("lmod", "modulepath")
+    lmod_cmd = find_lmod(environ, config.lmod.lmod_cmd)
+    modulepath = config.lmod.modulepath
     env: dict[str, str] = {}
     unset: list[str] = []
     if modules:

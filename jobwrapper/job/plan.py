@@ -93,7 +93,7 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
     private = private_dir or private_root(context, uid)
     dirs = _directories(private)
     res = context.resources
-    extra = context.config.get("job", "extra_thread_variables")
+    extra = context.config.job.extra_thread_variables
     threads = thread_variables(res.cores, context.user_environment, extra)
     limits = {"CPU_LIMIT": str(res.cores)}
     if res.memory_mb:
@@ -145,7 +145,7 @@ def _job_identity(context: JobContext) -> dict[str, str]:
         env["JOBWRAPPER_RUNTIME_END"] = str(context.job_start + res.runtime_limit_s)
     if context.in_job:
         env.update(_gpu_visibility(context))
-    fix_user = context.config.get("job", "fix_user_name")
+    fix_user = context.config.job.fix_user_name
     if context.in_job and fix_user and context.owner:
         env["USER"] = env["LOGNAME"] = context.owner
     return env

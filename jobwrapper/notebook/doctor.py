@@ -70,7 +70,7 @@ def check_private_dir(context: JobContext, setup: Setup) -> Check:
 
 
 def check_environment(context: JobContext) -> tuple[Check, Check, Optional[EnvironmentChanges]]:
-    lmod_cmd = find_lmod(context.environ, context.config.get("lmod", "lmod_cmd"))
+    lmod_cmd = find_lmod(context.environ, context.config.lmod.lmod_cmd)
     spec = context.config.environment(context.environment_name, context.container_os)
     try:
         changes = read_environment(context)

@@ -102,8 +102,8 @@ def read_kernels(context: JobContext, environment: Optional[EnvironmentChanges]
     """The kernel templates to offer and the programs they need that exist here
     (searched on the environment's PATH; python3 is the environment's python)."""
     config = context.config
-    templates = kernels.load_templates(config.get("kernels", "offer"),
-                                       config.get("kernels", "extra_dirs"))
+    templates = kernels.load_templates(config.kernels.offer,
+                                       config.kernels.extra_dirs)
     wanted = [p for t in templates for p in kernels.required_programs(t)]
     env = environment.env if environment else {}
     search_path = env.get("PATH", context.environ.get("PATH", os.defpath))
@@ -161,7 +161,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         setting_overrides=server.setting_overrides(config),
         kernels=choice,
         report_to_hub=kind == "singleuser",
-        report_timeout=float(config.get("server", "report_timeout")),
+        report_timeout=float(config.server.report_timeout),
         server_env={"PYTHONDONTWRITEBYTECODE": "1",
                     **server.terminal_shell(config, context.environ, inputs.login_shell)},
         socket_path=sock,

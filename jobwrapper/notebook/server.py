@@ -61,7 +61,7 @@ def server_bind(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, st
                               "'loopback' or 'direct'; check the hub's JobwrapperSpawner "
                               "(it sets it from connect_to_job_cmd)")
         return asked, f"asked by the hub ({SERVER_BIND_ENV})"
-    return config.get("server", "bind"), setting_origin(config, "server", "bind")
+    return config.server.bind, setting_origin(config, "server", "bind")
 
 
 def setting_origin(config: SiteConfig, section: str, key: str) -> str:
@@ -84,7 +84,7 @@ def server_mode(config: SiteConfig, environ: Mapping[str, str]) -> tuple[str, st
                               "'tcp' or 'socket'; check the hub's JobwrapperSpawner.server_mode")
         mode, why = asked, f"asked by the hub ({SERVER_MODE_ENV})"
     else:
-        mode, why = config.get("server", "mode"), setting_origin(config, "server", "mode")
+        mode, why = config.server.mode, setting_origin(config, "server", "mode")
     if mode == "socket":
         bind, bind_why = server_bind(config, environ)
         if bind == "direct":
@@ -149,7 +149,7 @@ def direct_address(config: SiteConfig, machine_ad: Ad, resolve: Resolver = resol
                    ) -> tuple[str, str]:
     """(address, source): server.direct_address, else the first address the execute
     host's name resolves to that is not unspecified (0.0.0.0, ::)."""
-    explicit = config.get("server", "direct_address")
+    explicit = config.server.direct_address
     if explicit:
         return explicit, "server.direct_address"
     name, source = execute_host_name(machine_ad)
@@ -221,7 +221,7 @@ def terminal_shell(config: SiteConfig, environ: Mapping[str, str], passwd_shell:
     HTCondor sets none, and terminado then falls back to `sh`. The site's
     server.terminal_shell wins, then a SHELL the job already has, then the passwd
     database's login shell, then /bin/bash."""
-    chosen = (config.get("server", "terminal_shell") or environ.get("SHELL")
+    chosen = (config.server.terminal_shell or environ.get("SHELL")
               or passwd_shell or "/bin/bash")
     return {"SHELL": chosen}
 
@@ -230,12 +230,12 @@ def notebook_dir(scratch_dir: Optional[str], config: SiteConfig, environ: Mappin
                  ) -> str:
     """``$_CONDOR_SCRATCH_DIR/jupyter`` (the transferred ~/jupyter); outside a job, ./jupyter."""
     base = scratch_dir or environ.get("PWD") or os.getcwd()
-    return os.path.join(base, config.get("server", "notebook_dir"))
+    return os.path.join(base, config.server.notebook_dir)
 
 
 def disabled_extensions(config: SiteConfig, container_os: Optional[str]) -> list[str]:
     """JupyterLab extensions to disable in this container OS (and in every OS: '*')."""
-    table = config.get("jupyterlab", "disabled_extensions")
+    table = config.jupyterlab.disabled_extensions
     names = [*table.get("*", []), *(table.get(container_os, []) if container_os else [])]
     return list(dict.fromkeys(names))
 
@@ -289,7 +289,7 @@ def jupyter_config(*, config: SiteConfig, root_dir: str, ip: str, memory_bytes: 
         "allow_remote_access": not is_loopback(ip),
     }
     if lab:
-        server_app["default_url"] = config.get("server", "default_url")
+        server_app["default_url"] = config.server.default_url
     result: dict[str, Any] = {
         "ServerApp": server_app,
         "ResourceUseDisplay": resource_usage(memory_bytes, cores, scratch_dir),
@@ -335,7 +335,7 @@ def setting_overrides(config: SiteConfig) -> dict[str, Any]:
     JupyterLab would ask every user in every fresh job whether to fetch news from
     jupyter.org, which most workers cannot reach: ``jupyterlab.news`` says "never"
     by default."""
-    return {NOTIFICATION_PLUGIN: {"fetchNews": FETCH_NEWS[config.get("jupyterlab", "news")]}}
+    return {NOTIFICATION_PLUGIN: {"fetchNews": FETCH_NEWS[config.jupyterlab.news]}}
 
 
 def server_program(kind: str) -> str:
