@@ -17,10 +17,11 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Iterator, Optional
 
 import requests
 import websocket
+from polling import wait_until
 
 from jobwrapper.inserver import proctree
 
@@ -130,16 +131,6 @@ def _state(pid: int) -> Optional[str]:
             return stat.read().rsplit(")", 1)[1].split()[0]
     except (OSError, IndexError):
         return None
-
-
-def wait_until(condition: Callable[[], object], timeout: float, what: str) -> float:
-    """Poll ``condition`` until true; returns the seconds it took."""
-    started = time.monotonic()
-    while not condition():
-        if time.monotonic() - started > timeout:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        time.sleep(0.05)
-    return time.monotonic() - started
 
 
 def wait_all_gone(server: RunningServer, timeout: float) -> float:

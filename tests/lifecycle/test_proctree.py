@@ -40,7 +40,10 @@ def test_zombie_orphans_are_reaped_after_patience() -> None:
         from jobwrapper.inserver import proctree
         proctree.become_subreaper()
         subprocess.run(["sh", "-c", "sleep 0.1 &"])
-        time.sleep(0.5)
+        deadline = time.monotonic() + 30  # the orphan exits and waits to be reaped
+        while time.monotonic() < deadline and not (
+                proctree.descendants(include_zombies=True) and not proctree.descendants()):
+            time.sleep(0.02)
         zombies = len(proctree.descendants(include_zombies=True))
         reaper = proctree.ZombieReaper(patience=0.2)
         first = reaper.sweep()

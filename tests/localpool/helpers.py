@@ -9,11 +9,9 @@ import pwd
 import shutil
 import subprocess
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable
 
-import pytest
+from polling import wait_for
 
 from jobwrapper.localpool.admin import init_pool, shutdown
 from jobwrapper.localpool.config import PoolLayout
@@ -32,17 +30,6 @@ FAST = {
 # The jobs' interpreter: one every test user can run (the venv may live in /root).
 PYTHON = shim_interpreter()
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 15.0, what: str = "") -> object:
-    """Poll until `predicate()` is truthy; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"timed out after {timeout}s waiting for {what or predicate}")
 
 
 @dataclasses.dataclass

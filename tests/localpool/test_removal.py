@@ -27,15 +27,22 @@ def on_term(signum, frame):
     sys.exit(0)
 if mode == "term-with-child":
     # a child in the job's process group that notes a SIGTERM, if it gets one
-    subprocess.Popen([sys.executable, "-c", "import signal, time\\n"
+    child = subprocess.Popen([sys.executable, "-c", "import signal, time\\n"
                       "def note(*_): open('jupyter/child-got-term.txt', 'w').close()\\n"
+                      "def seen(*_): open('jupyter/child-barrier.txt', 'w').close()\\n"
                       "signal.signal(signal.SIGTERM, note)\\n"
+                      "signal.signal(signal.SIGRTMIN, seen)\\n"
                       "open('jupyter/child-ready.txt', 'w').close()\\n"
                       "while True: time.sleep(0.05)"])
     while not os.path.exists("jupyter/child-ready.txt"):
         time.sleep(0.05)
     def on_term_later(signum, frame):
-        time.sleep(1)  # time for a signal to the process group to reach the child too
+        # A barrier, not a sleep: Linux delivers pending standard signals (a SIGTERM sent
+        # to the process group with ours) before real-time ones, so once the child has
+        # handled SIGRTMIN it has handled any SIGTERM sent together with ours.
+        os.kill(child.pid, signal.SIGRTMIN)
+        while not os.path.exists("jupyter/child-barrier.txt"):
+            time.sleep(0.01)
         on_term(signum, frame)
     signal.signal(signal.SIGTERM, on_term_later)
 if mode == "exit-on-term":

@@ -9,33 +9,19 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import pytest
+from polling import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 JOBADS = Path(__file__).resolve().parents[1] / "jobads" / "notebook"
 JOBWRAPPER = str(Path(sys.executable).parent / "jobwrapper")
 LMOD_CMD = "/usr/share/lmod/lmod/libexec/lmod"
 needs_lmod = pytest.mark.skipif(not os.path.exists(LMOD_CMD), reason="Debian's lmod missing")
-
-
-def wait_for(predicate: Callable[[], object], timeout: float, what: str,
-             process: Optional[subprocess.Popen] = None) -> object:
-    """Poll ``predicate`` until it returns something true; fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"{what}: the process exited with {process.returncode}")
-        time.sleep(0.05)
-    pytest.fail(f"{what}: not within {timeout} s")
 
 
 def run_jobwrapper(args: list[str], environ: dict[str, str], cwd: Optional[Path] = None,
