@@ -179,6 +179,18 @@ def test_a_server_that_ends_itself_frees_its_slot(site):
     assert time.monotonic() - started < 30
 
 
+def test_a_server_killed_without_a_word_frees_its_slot(site):
+    # lost otherwise: a slot per crashed or OOM-killed server, until the runtime limit
+    state = spawned(site)
+    killed = site.condor("condor_ssh_to_job", "-auto-retry", state["job_id"],
+                         "pkill -KILL -f '[j]upyterhub-singleuser'", as_user=site.user)
+    assert killed.returncode in (0, 255), killed.stderr
+    wait_for(lambda: site.hub.server(site.user) is None, 60, "the hub to find the server gone")
+    wait_for(lambda: queue(site, state["job_id"], "JobStatus") == [], 60,
+             "the job to leave the queue")
+    assert "its notebook server exited without saying why" in site.hub.log_text()
+
+
 def test_a_killed_tunnel_stops_the_job_and_says_why(site):
     # lost otherwise: a slot held by a notebook nobody can reach
     state = spawned(site)
