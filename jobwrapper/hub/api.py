@@ -26,7 +26,7 @@ import batchspawner.api  # noqa: F401  (registers its handler; we then replace i
 from jupyterhub.apihandlers import APIHandler
 from tornado import web
 
-from jobwrapper.hub import compat
+from jobwrapper import compat
 from jobwrapper.protocol import (
     PROTOCOL_HEADER,
     REPORT_PATH,

@@ -29,11 +29,11 @@ from typing import Any
 from batchspawner import CondorSpawner, JobStatus
 from traitlets import Float, Integer, List, Unicode, default
 
+from jobwrapper import compat
 from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV
 
 from . import (
     api,  # noqa: F401  (installs the strict port handler)
-    compat,
     inherited,
 )
 from . import secrets as hub_secrets

@@ -142,7 +142,7 @@ def server_proxy_entry() -> dict[str, Any]:
 # ----- the guard: a jupyter-server extension loaded before jupyter-server-proxy ---------
 def hide_replaced_entries() -> bool:
     """Make jupyter-server-proxy skip REPLACED_ENTRIES; False if it is not installed."""
-    from jobwrapper.inserver import compat
+    from jobwrapper import compat
 
     return compat.filter_proxy_entry_points(
         lambda entry: entry.name not in REPLACED_ENTRIES, ENTRY_POINT_GROUP)

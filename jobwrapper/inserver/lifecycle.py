@@ -31,9 +31,10 @@ import threading
 import time
 from typing import Any, Optional
 
+from jobwrapper import compat
 from jobwrapper.config import SiteConfig, load_config, parse_config
 from jobwrapper.errors import ConfigError
-from jobwrapper.inserver import compat, hubreport, proctree
+from jobwrapper.inserver import hubreport, proctree
 from jobwrapper.inserver.notify import Notifier
 
 WATCHDOG_MARGIN = 1.0  # seconds after the grace period at which the process is ended
