@@ -23,6 +23,7 @@ What crosses the line:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -178,3 +179,77 @@ def parse_report(body: object, version: int = 1) -> Report:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ReportError("port must be an integer from 1 to 65535")
     return value
+
+
+# -- ~/jupyter's sync: the manifests the job writes and the hub's merge reads -----------
+# The job writes <root>/SYNC_DIR/in.json (what arrived, before the server starts) and
+# out.json (what leaves, when the server ends); both travel back with jupyter/. A dot
+# dir: JupyterLab does not show it. Entries: relative path -> [type, size, mtime_ns,
+# mode], type "f" (file), "d" (dir), "l" (symlink; size = target length).
+SYNC_ENV = "JOBWRAPPER_SYNC"  # "1": the hub merges ~/jupyter (docs/sync.md)
+SYNC_DIR = ".jobwrapper-sync"
+MANIFEST_IN = "in.json"
+MANIFEST_OUT = "out.json"
+MANIFEST_VERSION = 1
+
+Entry = list  # [type, size, mtime_ns, mode]
+
+
+def scan_tree(root: str) -> dict[str, Entry]:
+    """Every file, dir and symlink under `root` (never followed), by relative path;
+    SYNC_DIR is left out. Unreadable dirs are skipped (their entries are unknown)."""
+    found: dict[str, Entry] = {}
+    stack = [""]
+    while stack:
+        relative = stack.pop()
+        try:
+            entries = list(os.scandir(os.path.join(root, relative) if relative else root))
+        except OSError:
+            continue
+        for entry in entries:
+            path = os.path.join(relative, entry.name) if relative else entry.name
+            if path == SYNC_DIR:
+                continue
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            if entry.is_symlink():
+                found[path] = ["l", info.st_size, info.st_mtime_ns, info.st_mode & 0o7777]
+            elif entry.is_dir(follow_symlinks=False):
+                found[path] = ["d", 0, 0, info.st_mode & 0o7777]
+                stack.append(path)
+            elif entry.is_file(follow_symlinks=False):
+                found[path] = ["f", info.st_size, info.st_mtime_ns, info.st_mode & 0o7777]
+    return found
+
+
+def manifest_text(entries: dict[str, Entry], complete: bool) -> str:
+    """A manifest as JSON: names that are not UTF-8 keep their bytes (surrogateescape)."""
+    return json.dumps({"version": MANIFEST_VERSION, "complete": complete, "entries": entries},
+                      ensure_ascii=True, sort_keys=True)
+
+
+def parse_manifest(text: str) -> tuple[dict[str, Entry], bool]:
+    """(entries, complete) from a manifest's JSON; ValueError if it is not one."""
+    data = json.loads(text)
+    if not isinstance(data, dict) or data.get("version") != MANIFEST_VERSION:
+        raise ValueError("not a jobwrapper manifest of version 1")
+    entries = data.get("entries")
+    if not isinstance(entries, dict):
+        raise ValueError("a manifest's entries must be an object")
+    return entries, bool(data.get("complete"))
+
+
+def write_manifest(root: str, name: str, complete: bool = True) -> str:
+    """Scan `root` and write SYNC_DIR/`name` in it (0600, atomically); its path."""
+    directory = os.path.join(root, SYNC_DIR)
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    text = manifest_text(scan_tree(root), complete)
+    path = os.path.join(directory, name)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+    return path
