@@ -45,6 +45,7 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     c.JobwrapperSpawner.jobwrapper_path = str(job_bin / "jobwrapper")
     c.JobwrapperSpawner.secrets_helper_cmd = [str(job_bin / "python"), "-m",
                                               "jobwrapper.hub.secrets"]
+    c.JobwrapperSpawner.sync_helper_cmd = [str(job_bin / "python"), "-m", "jobwrapper.hub.sync"]
     # A status check every 0.25 s makes a single spawn snappy; bench/scale, with 100
     # spawns at once, asks for a longer interval. However many spawners ask, the hub runs
     # at most one condor_q per batch_query_min_interval.

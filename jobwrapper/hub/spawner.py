@@ -30,7 +30,7 @@ from batchspawner import CondorSpawner, JobStatus
 from traitlets import Float, Integer, List, Unicode, default
 
 from jobwrapper import compat
-from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV
+from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV, SYNC_ENV
 
 from . import (
     api,  # noqa: F401  (installs the strict port handler)
@@ -43,6 +43,7 @@ from .connection.socketmode import SocketMode
 from .connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 from .formhooks import FormDefaults
 from .jobcontrol import JobControl, SpawnFailed
+from .jupytersync import JupyterSync
 from .stopreason import StopReasons
 from .submit import (
     DEFAULT_TEMPLATE,
@@ -56,7 +57,7 @@ __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
 class JobwrapperSpawner(
-    StopReasons, FormDefaults, SocketMode, ConnectToJob, JobControl, CondorSpawner
+    StopReasons, FormDefaults, SocketMode, ConnectToJob, JupyterSync, JobControl, CondorSpawner
 ):
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
@@ -179,7 +180,7 @@ class JobwrapperSpawner(
         socket, the host, the tunnel's pid."""
         state = super().get_state()
         for key in ("remote_port", "local_port", "job_socket", "hub_socket", "job_host",
-                    "tunnel_pid"):
+                    "tunnel_pid", "pending_merge"):
             if getattr(self, key):
                 state[key] = getattr(self, key)
         return state
@@ -193,6 +194,7 @@ class JobwrapperSpawner(
         self.job_socket = str(state.get("job_socket", ""))
         self.hub_socket = str(state.get("hub_socket", ""))
         self.tunnel_pid = int(state.get("tunnel_pid", 0))
+        self.pending_merge = bool(state.get("pending_merge", False))
 
     def clear_state(self) -> None:
         """Forget the job (after stop)."""
@@ -285,7 +287,9 @@ class JobwrapperSpawner(
             self.port = 0
             environment, secret = self._job_environment()
             await self.write_secrets(secret)
+            await self.snapshot_jupyter()
             await self.submit_job(self._submit_description(environment))
+            self.pending_merge = True
             self._event(10, f"Submitted job {self.job_id} to the HTCondor pool.")
             self.job_host = await self._wait_until_running()
             self._event(40, f"Job {self.job_id} is running on {self.job_host}.")
@@ -313,6 +317,7 @@ class JobwrapperSpawner(
         public[hub_secrets.SECRETS_ENV] = hub_secrets.SECRETS_FILE_NAME
         public[SERVER_MODE_ENV] = self.server_mode_env()
         public[SERVER_BIND_ENV] = "loopback" if self.tunnelled else "direct"
+        public[SYNC_ENV] = "1"  # the job records what arrives and leaves (hub/sync.py)
         return public, secret
 
     @property
@@ -403,7 +408,11 @@ class JobwrapperSpawner(
             self.record_stop_reason(reason)
             if self.job_status.startswith("5,"):  # held: still in the queue, holding a slot
                 await self.remove_job_quietly()
+                await self.wait_until_gone(self.stop_timeout)
             await self.end_tunnel()
+            merged = await self.merge_jupyter()
+            if merged:
+                self.record_stop_reason(f"{reason} {merged}")
             await self.remove_secrets()
             self.clear_state()
             return 1
@@ -445,8 +454,9 @@ class JobwrapperSpawner(
             message = (f"Your notebook job {job_id} ended: its notebook server exited "
                        "without saying why (a crash, or killed, for example for using more "
                        f"memory than requested). Its log is in ~/{self.job_dir}/ (job.err).")
+        merged = await self.merge_jupyter()
         self.log.warning("%s: %s", self._log_name, message)
-        self.record_stop_reason(message)
+        self.record_stop_reason(f"{message} {merged}".strip())
         await self.remove_secrets()
         self.clear_state()
         return 0 if reason in END_REASONS else 1
@@ -468,6 +478,10 @@ class JobwrapperSpawner(
             await self.remove_job_quietly()
             if not now:
                 await self.wait_until_gone(self.stop_timeout)
+                merged = await self.merge_jupyter()
+                if merged:
+                    self.record_stop_reason(f"Your notebook job {self.job_id} was stopped. "
+                                            f"{merged}")
         await self.remove_secrets()
 
     def save_state(self) -> None:

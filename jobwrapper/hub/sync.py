@@ -155,7 +155,7 @@ class Merge:
             return [{"op": "mkdir", "path": path}] if now is None else []
         if staged[0] != "f":
             return []
-        if now is None and (not have_base or based is None or not submit_changed):
+        if now is None:  # nothing there now (never was, or deleted on the submit side)
             return [{"op": "update", "path": path}]
         if now is not None and now[0] == "f" and self._equal(path):
             return []

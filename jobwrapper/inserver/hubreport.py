@@ -32,12 +32,15 @@ from jobwrapper.errors import EXIT_SERVER
 from jobwrapper.protocol import (
     END_REASONS,
     LISTEN_FD,
+    MANIFEST_OUT,
     REPORT,
     REPORT_PATH,
     REPORT_TIMEOUT,
+    SYNC_ENV,
     Ended,
     report_body,
     report_headers,
+    write_manifest,
 )
 
 END_REPORT_TIMEOUT = 5.0  # seconds; the server's end must not wait long for the hub
@@ -169,7 +172,30 @@ async def _report(serverapp: Any, address: int | str, timeout: float) -> None:
         return
     serverapp.log.info("jobwrapper.inserver.hubreport: reported %s to the hub", what)
     _end_report["environ"] = dict(os.environ)
-    atexit.register(report_end, "shutdown")
+    _end_report["root_dir"] = str(getattr(serverapp, "root_dir", "") or "")
+    atexit.register(_at_exit)
+
+
+def _at_exit() -> None:
+    """A server that ends without the lifecycle's shutdown (File > Shut Down): record
+    what leaves, then tell the hub."""
+    record_files_leaving()
+    report_end("shutdown")
+
+
+def record_files_leaving(root_dir: str = "") -> str:
+    """When the hub merges ~/jupyter (JOBWRAPPER_SYNC=1): write out.json, the list of what
+    leaves with jupyter/ (deletions are what in.json has and it lacks). Once; never
+    raises; what was done, for the log."""
+    root = root_dir or _end_report.get("root_dir") or ""
+    environ = _end_report["environ"] or os.environ
+    if environ.get(SYNC_ENV) != "1" or not root or _end_report.get("recorded"):
+        return "nothing to record"
+    _end_report["recorded"] = True
+    try:
+        return f"recorded what leaves in {write_manifest(root, MANIFEST_OUT)}"
+    except OSError as error:
+        return f"cannot record what leaves ({error.strerror}); the hub deletes nothing"
 
 
 def report_end(reason: str) -> str:

@@ -198,6 +198,8 @@ class JobLifecycle:
             if not task.done():
                 task.cancel()
         self.log.info("jobwrapper: all processes gone after %.1f s", time.monotonic() - started)
+        self.log.info("jobwrapper: %s", hubreport.record_files_leaving(
+            str(getattr(self.serverapp, "root_dir", "") or "")))
         with contextlib.suppress(asyncio.TimeoutError):
             self.log.info("jobwrapper: %s", await asyncio.wait_for(
                 told_hub, max(0.1, deadline + 0.5 - time.monotonic())))

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Mapping
 from typing import Optional, TextIO
 
+from jobwrapper import protocol
 from jobwrapper.errors import ServerError
 from jobwrapper.inserver import hubreport
 from jobwrapper.job.apply import make_private_dir, write_private_file
@@ -50,6 +51,8 @@ def apply_notebook(plan: NotebookPlan) -> None:
                     plan.setting_overrides)
         kernels.write_kernels(plan.kernels, plan.data_dir)
         os.makedirs(plan.root_dir, mode=0o700, exist_ok=True)
+        if plan.sync_manifests:  # the base of the hub's merge: what really arrived
+            protocol.write_manifest(plan.root_dir, protocol.MANIFEST_IN)
     except OSError as error:
         raise ServerError(f"{error.filename or plan.config_dir}: cannot write the server's "
                           f"files ({error.strerror}); check the scratch dir") from None

@@ -19,6 +19,7 @@ from jobwrapper.job.environment import EnvironmentChanges, add_environment, read
 from jobwrapper.job.modules import kernel_relevant
 from jobwrapper.job.plan import Setup
 from jobwrapper.notebook import kernels, server
+from jobwrapper.protocol import SYNC_ENV
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class NotebookPlan:
     setting_overrides: dict[str, Any] = field(default_factory=dict, repr=False)
     kernels: kernels.KernelChoice = field(default_factory=kernels.KernelChoice)
     report_to_hub: bool = False
+    # The hub merges ~/jupyter (JOBWRAPPER_SYNC=1): record what arrived before the server
+    # starts, and (in the server) what leaves when it ends.
+    sync_manifests: bool = False
     report_timeout: float = 300.0
     socket_path: str = ""  # socket mode: the server's unix socket; "" in TCP mode
     ipc_dir: str = ""  # socket mode: the kernels' ipc files
@@ -73,6 +77,9 @@ class NotebookPlan:
                  *([] if self.socket_path else [f"  bind: {self.bind}"]),
                  f"  jupyter config in {self.config_dir}",
                  f"  shown in JupyterLab as: {self.label}"]
+        if self.sync_manifests:
+            lines.append(f"  ~/jupyter is merged by the hub: what arrives and leaves is "
+                         f"recorded in {self.root_dir}/.jobwrapper-sync")
         if self.report_to_hub:
             what = "socket path" if self.socket_path else "port"
             lines.append(f"  {what} reported to the hub (timeout {self.report_timeout:g} s)")
@@ -161,6 +168,7 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
         setting_overrides=server.setting_overrides(config),
         kernels=choice,
         report_to_hub=kind == "singleuser",
+        sync_manifests=kind == "singleuser" and context.environ.get(SYNC_ENV) == "1",
         report_timeout=float(config.server.report_timeout),
         server_env={"PYTHONDONTWRITEBYTECODE": "1",
                     **server.terminal_shell(config, context.environ, inputs.login_shell)},

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import signal
+import subprocess
 import time
 import uuid
 
@@ -166,6 +167,37 @@ def test_stop_with_a_busy_kernel_brings_files_back(site):
     site.hub.stop_server(site.user, timeout=site.timeout)
     assert (home(site.user) / "jupyter" / name).read_text() == "kept"
     assert queue(site, state["job_id"], "JobStatus") == []
+
+
+def _user_file(site, name: str, text: str) -> None:
+    """Write ~/jupyter/NAME as the user (the submit side), before or during a job."""
+    path = home(site.user) / "jupyter" / name
+    subprocess.run(["runuser", "-u", site.user, "--", "sh", "-c", 'printf %s "$1" > "$2"',
+                    "sh", text, str(path)], check=True, timeout=30)
+
+
+def test_a_notebook_deleted_in_jupyterlab_stays_deleted(site):
+    # lost otherwise: users' clean-ups; deleted files came back after every session
+    stopped(site)
+    name = f"delete-me-{uuid.uuid4().hex[:8]}.ipynb"
+    _user_file(site, name, "{}")
+    spawned(site)
+    assert through_proxy(site, f"api/contents/{name}", "DELETE").status_code == 204
+    site.hub.stop_server(site.user, timeout=site.timeout)
+    assert not (home(site.user) / "jupyter" / name).exists()
+    trashed = list((home(site.user) / ".jupyterhub-condor" / "trash").rglob(name))
+    assert [path.read_text() for path in trashed] == ["{}"]
+
+
+def test_an_edit_on_the_submit_side_during_the_job_survives(site):
+    # lost otherwise: a git pull or a second session's work, overwritten by the job's copy
+    stopped(site)
+    name = f"edited-{uuid.uuid4().hex[:8]}.txt"
+    _user_file(site, name, "before")
+    spawned(site)
+    _user_file(site, name, "edited on the submit host")  # (another size: no mtime race)
+    site.hub.stop_server(site.user, timeout=site.timeout)
+    assert (home(site.user) / "jupyter" / name).read_text() == "edited on the submit host"
 
 
 def test_a_server_that_ends_itself_frees_its_slot(site):

@@ -145,7 +145,8 @@ def test_no_log_or_file_holds_the_token(hub, hub_pool, running):
     assert files_containing(token, home(ALICE)) == []  # job.out/.err/.log, ~/jupyter
     assert files_containing(token, hub_pool.parent) == []  # queue, ads, scratch dirs
     job_files = sorted(p.name for p in (home(ALICE) / ".jupyterhub-condor/default").iterdir())
-    assert job_files == ["job.err", "job.log", "job.out"]  # the secrets file is gone
+    # the secrets file is gone; the sync kept its state dir and its log
+    assert job_files == ["job.err", "job.log", "job.out", "sync", "sync.log"]
 
 
 def test_the_job_got_the_token_only_through_the_secrets_file(running):

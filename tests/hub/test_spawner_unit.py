@@ -76,7 +76,7 @@ def test_submit_description_has_no_token_and_passes_server_args_after_a_separato
     assert TOKEN not in description
     arguments = split_v2(strip_new_syntax(submit_value(description, "arguments")))
     assert arguments == ["singleuser", "--", "--ServerApp.some_option=1"]
-    assert submit_value(description, "initialdir") == "/root"
+    assert submit_value(description, "initialdir") == "/root/.jupyterhub-condor/default"
 
 
 def test_form_options_become_submit_lines():

@@ -51,22 +51,23 @@ def test_template_runs_jobwrapper_singleuser_without_getenv():
     assert "getenv" not in commands
 
 
-def test_template_transfers_jupyter_in_and_back_even_on_eviction():
+def test_template_transfers_jupyter_in_and_back_into_the_staging_dir_even_on_eviction():
     commands = submit_commands(render_submit(job()))
     assert commands["transfer_input_files"] == (
-        "jupyter, .jupyterhub-condor/default/.jobwrapper-hub-secrets.json"
+        "/home/alice/jupyter, /home/alice/.jupyterhub-condor/default/.jobwrapper-hub-secrets.json"
     )
     assert commands["transfer_output_files"] == "jupyter"
     assert commands["when_to_transfer_output"] == "ON_EXIT_OR_EVICT"
     assert commands["+spoolonevict"] == "False"
-    assert commands["initialdir"] == "/home/alice"
+    # jupyter/ comes back into the server's dir (the staging dir), never over ~/jupyter
+    assert commands["initialdir"] == "/home/alice/.jupyterhub-condor/default"
 
 
 def test_job_files_go_to_the_per_server_directory():
     commands = submit_commands(render_submit(job()))
-    assert commands["output"] == ".jupyterhub-condor/default/job.out"
-    assert commands["error"] == ".jupyterhub-condor/default/job.err"
-    assert commands["log"] == ".jupyterhub-condor/default/job.log"
+    assert commands["output"] == "/home/alice/.jupyterhub-condor/default/job.out"
+    assert commands["error"] == "/home/alice/.jupyterhub-condor/default/job.err"
+    assert commands["log"] == "/home/alice/.jupyterhub-condor/default/job.log"
 
 
 @pytest.mark.parametrize(

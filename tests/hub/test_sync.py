@@ -279,3 +279,14 @@ def test_the_helper_runs_alone_and_refuses_dirs_outside_its_root(tmp_path):
                           capture_output=True, text=True, env=env, check=False)
     assert good.returncode == 0, good.stderr
     assert (tmp_path / JOB_DIR / "sync" / "base.json").is_file()
+
+
+def test_changed_in_the_job_and_deleted_on_the_submit_side_comes_back(world):
+    world.write(world.jupyter, "a.txt", "old")
+    world.submit()
+    world.job_starts()
+    _bump(world.staging / "a.txt", "job")
+    world.job_ends()
+    (world.jupyter / "a.txt").unlink()
+    world.merge()
+    assert (world.jupyter / "a.txt").read_text() == "job"

@@ -1,11 +1,17 @@
 """File transfer between the submit dir (Iwd) and the job's scratch dir.
 
-Input: each `transfer_input_files` entry is copied into the scratch dir (a directory
-recursively; `dir/` copies its contents). Output: each `transfer_output_files` entry
-(or, when none are named, every top-level file the job created or changed) is copied
-back into Iwd under its base name; directories are merged file by file. Every file
-lands on the submit side under a temporary name and is renamed into place, so an
+Input: each `transfer_input_files` entry (relative to Iwd, or absolute) is copied into
+the scratch dir (a directory recursively; `dir/` copies its contents). Output: each
+`transfer_output_files` entry (or, when none are named, every top-level file the job
+created or changed) is copied back into Iwd under its base name; directories are
+merged file by file over what is there (a file the job deleted survives there). Every
+file lands on the submit side under a temporary name and is renamed into place, so an
 interrupted transfer never leaves a half-written file behind.
+
+As HTCondor 25.0 (cross-checked, docs/localpool.md): symlinks are followed and sent
+as regular files (a symlink to a directory fails the transfer), permission bits are
+kept, empty directories too, and mtimes are not: every file gets the time of its
+transfer, on the way in and on the way out.
 """
 
 from __future__ import annotations
@@ -46,12 +52,24 @@ def transfer_input(iwd: Path, scratch: Path, entries: list[str]) -> None:
         raise InputTransferError(failures)
     for entry in entries:
         source = _input_path(iwd, entry)
+        linked_dirs = [path for path in source.rglob("*") if path.is_symlink()
+                       and path.is_dir()] if source.is_dir() else []
+        if linked_dirs:
+            raise InputTransferError([(linked_dirs[0], OSError(
+                95, "Transfer of symlinks to directories is not supported"))])
         if source.is_dir() and entry.endswith("/"):
-            shutil.copytree(source, scratch, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(source, scratch, copy_function=_copy_content, dirs_exist_ok=True)
         elif source.is_dir():
-            shutil.copytree(source, scratch / source.name, symlinks=True, dirs_exist_ok=True)
+            shutil.copytree(source, scratch / source.name, copy_function=_copy_content,
+                            dirs_exist_ok=True)
         else:
-            shutil.copy2(source, scratch / source.name)
+            _copy_content(source, scratch / source.name)
+
+
+def _copy_content(source: str | Path, target: str | Path) -> None:
+    """Content and permission bits, following symlinks; the mtime is now."""
+    shutil.copyfile(source, target)
+    shutil.copymode(source, target)
 
 
 def snapshot(scratch: Path) -> dict[str, float]:
@@ -83,7 +101,7 @@ def transfer_output(scratch: Path, iwd: Path, entries: list[str]) -> list[str]:
             missing.append(entry)
             continue
         target = iwd / source.name
-        if source.is_dir() and not source.is_symlink():
+        if source.is_dir():
             _merge_dir(source, target)
         else:
             install_file(source, target)
@@ -92,10 +110,10 @@ def transfer_output(scratch: Path, iwd: Path, entries: list[str]) -> list[str]:
 
 def _merge_dir(source: Path, target: Path) -> None:
     target.mkdir(exist_ok=True)
-    shutil.copystat(source, target)
+    shutil.copymode(source, target)
     for entry in os.scandir(source):
         child = Path(entry.path)
-        if entry.is_dir(follow_symlinks=False):
+        if entry.is_dir():
             _merge_dir(child, target / entry.name)
         else:
             install_file(child, target / entry.name)
@@ -105,10 +123,7 @@ def install_file(source: Path, target: Path) -> None:
     """Copy one file (or symlink) to a temporary name next to `target`, then rename."""
     temporary = target.with_name(f".{target.name}.transfer-{os.getpid()}")
     try:
-        if source.is_symlink():
-            os.symlink(os.readlink(source), temporary)
-        else:
-            shutil.copy2(source, temporary)
+        _copy_content(source, temporary)
         os.replace(temporary, target)
     finally:
         if os.path.lexists(temporary):
