@@ -72,3 +72,42 @@ def test_no_package_holds_more_than_fifteen_modules_side_by_side():
         if len(modules) > 15:
             crowded[str(package.parent.relative_to(REPO))] = len(modules)
     assert crowded == {}
+
+
+# What each package may import from jobwrapper (the stages run in this order; the hub
+# and the job meet only in protocol.py).
+ALLOWED = {
+    "job": {"job", "config", "errors", "protocol"},
+    "notebook": {"job", "notebook", "config", "errors", "protocol"},
+    "inserver": {"inserver", "config", "errors", "protocol", "compat"},
+    "hub": {"hub", "protocol", "compat"},
+    "localpool": {"localpool", "job"},  # job.threads: HTCondor's list of thread variables
+    "health": {"health", "config", "errors"},
+}
+
+
+def _imported_packages(path: Path) -> set[str]:
+    import ast
+
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "jobwrapper" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize("package", sorted(ALLOWED))
+def test_each_stage_imports_only_what_comes_before_it(package):
+    wrong = {}
+    for path in (REPO / "jobwrapper" / package).rglob("*.py"):
+        extra = _imported_packages(path) - ALLOWED[package] - {"__version__"}
+        if extra:
+            wrong[str(path.relative_to(REPO))] = sorted(extra)
+    assert wrong == {}

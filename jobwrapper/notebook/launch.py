@@ -2,7 +2,7 @@
 
 The server is exec'd (``os.execvpe``), so HTCondor's SIGTERM reaches it directly.
 Its listening socket is bound here, before exec, and handed over (see
-hubreport.py): the port is known before the server starts, nobody can take it in
+inserver/hubreport.py): the port is known before the server starts, nobody can take it in
 between, and a taken port is an error, never a silent move.
 """
 
@@ -20,7 +20,6 @@ from typing import Optional, TextIO
 
 from jobwrapper import protocol
 from jobwrapper.errors import ServerError
-from jobwrapper.inserver import hubreport
 from jobwrapper.job.apply import make_private_dir, write_private_file
 from jobwrapper.job.plan import Setup
 from jobwrapper.notebook import kernels, server
@@ -134,7 +133,7 @@ def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str]
     env.update(secrets)
     # In socket mode the port is only a label ServerApp accepts beside --sock.
     port = (server.SOCKET_MODE_PORT_LABEL if plan.socket_path else sock.getsockname()[1])
-    env[hubreport.LISTEN_FD] = str(sock.fileno())
+    env[protocol.LISTEN_FD] = str(sock.fileno())
     env.pop("JUPYTERHUB_ROOT_DIR", None)  # the notebook dir is the scratch dir's jupyter/
     env.pop(server.SERVER_MODE_ENV, None)  # read by the plan; kernels need not see it
     env.pop(server.SERVER_BIND_ENV, None)  # the same
@@ -143,8 +142,8 @@ def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str]
             env.get("JUPYTERHUB_SERVICE_URL", ""), server.LOOPBACK if plan.socket_path
             else plan.ip, port)
     if plan.report_to_hub:
-        env[hubreport.REPORT] = "1"
-        env[hubreport.REPORT_TIMEOUT] = f"{plan.report_timeout:g}"
+        env[protocol.REPORT] = "1"
+        env[protocol.REPORT_TIMEOUT] = f"{plan.report_timeout:g}"
     return env
 
 
