@@ -25,6 +25,7 @@ from hub.harness import (
     server_token,
     wait_for,
 )
+from kernel_ws import execute
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root, pytest.mark.acceptance]
 
@@ -76,35 +77,7 @@ def run_in_kernel(site, code: str, wait: bool = True) -> str:
     kernel = reply.json()["id"]
     url = (f"ws://127.0.0.1:{site.hub.settings['public_port']}/user/{site.user}"
            f"/api/kernels/{kernel}/channels")
-    return asyncio.run(_execute(url, site.hub.user_token(site.user), code, wait))
-
-
-async def _execute(url: str, token: str, code: str, wait: bool) -> str:
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    connection = await asyncio.wait_for(websocket_connect(
-        HTTPRequest(url, headers={"Authorization": f"token {token}"})), 60)
-    msg_id = uuid.uuid4().hex
-    connection.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": "",
-                   "session": uuid.uuid4().hex, "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False}}))
-    output = ""
-    while wait:
-        message = json.loads(await asyncio.wait_for(connection.read_message(), 120))
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        if message["msg_type"] == "stream":
-            output += message["content"]["text"]
-        if message["msg_type"] == "status" and message["content"]["execution_state"] == "idle":
-            break
-    if not wait:
-        await asyncio.sleep(2)  # the request reached the kernel
-    connection.close()
-    return output
+    return asyncio.run(execute(url, site.hub.user_token(site.user), code, wait))
 
 
 def test_spawn_reaches_jupyterlab_through_the_tunnel(site):

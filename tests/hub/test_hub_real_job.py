@@ -6,13 +6,11 @@ test user (e.g. a venv under /root); the other hub tests use the stand-in."""
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from pathlib import Path
 
 import pytest
@@ -29,6 +27,7 @@ from .harness import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from kernel_ws import execute
 from listeners import descendants, tcp_listeners
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
@@ -87,7 +86,7 @@ def test_real_kernel_runs_and_in_socket_mode_nothing_else_listens_on_tcp(real_hu
     state = real_hub.state(ALICE)
 
     ws_url = f"ws://127.0.0.1:{real_hub.settings['public_port']}/user/{ALICE}/api/kernels/"
-    assert asyncio.run(_execute(ws_url + f"{kernel_id}/channels", token,
+    assert asyncio.run(execute(ws_url + f"{kernel_id}/channels", token,
                                 "print(6 * 7)")) == "42\n"
     # a spawn without options asks for the site's default memory (2 GB), enough for the
     # server and a kernel under the pool's memory limit (HTCondor 25's cgroup hold)
@@ -105,34 +104,6 @@ def test_real_kernel_runs_and_in_socket_mode_nothing_else_listens_on_tcp(real_hu
         assert len(listeners) <= 1, [(pid, port, _cmdline(pid)) for pid, port in listeners]
         assert tcp_listeners(descendants(state["tunnel_pid"])) == []
     real_hub.stop_server(ALICE)
-
-
-async def _execute(url: str, token: str, code: str) -> str:
-    """Run `code` in the kernel over its websocket (through the proxy); its stdout."""
-    from tornado.httpclient import HTTPRequest
-    from tornado.websocket import websocket_connect
-
-    request = HTTPRequest(url, headers={"Authorization": f"token {token}"})
-    connection = await asyncio.wait_for(websocket_connect(request), 30)
-    msg_id = uuid.uuid4().hex
-    connection.write_message(json.dumps({
-        "header": {"msg_id": msg_id, "msg_type": "execute_request", "username": ALICE,
-                   "session": uuid.uuid4().hex, "version": "5.3"},
-        "parent_header": {}, "metadata": {}, "channel": "shell",
-        "content": {"code": code, "silent": False, "store_history": False,
-                    "user_expressions": {}, "allow_stdin": False}}))
-    output = ""
-    while True:
-        message = json.loads(await asyncio.wait_for(connection.read_message(), 60))
-        if message.get("parent_header", {}).get("msg_id") != msg_id:
-            continue
-        if message["msg_type"] == "stream":
-            output += message["content"]["text"]
-        # iopub's "idle" for our request comes after all of its output
-        if message["msg_type"] == "status" and \
-                message["content"]["execution_state"] == "idle":
-            connection.close()
-            return output
 
 
 def _cmdline(pid: int) -> str:
