@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from dataclasses import dataclass
 from typing import Union
 
@@ -222,6 +223,22 @@ def scan_tree(root: str) -> dict[str, Entry]:
             elif entry.is_file(follow_symlinks=False):
                 found[path] = ["f", info.st_size, info.st_mtime_ns, info.st_mode & 0o7777]
     return found
+
+
+def entry_of(path: str) -> Entry | None:
+    """The manifest entry of one path (not followed), or None when there is nothing."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    mode = info.st_mode
+    if stat.S_ISLNK(mode):
+        return ["l", info.st_size, info.st_mtime_ns, mode & 0o7777]
+    if stat.S_ISDIR(mode):
+        return ["d", 0, 0, mode & 0o7777]
+    if stat.S_ISREG(mode):
+        return ["f", info.st_size, info.st_mtime_ns, mode & 0o7777]
+    return None
 
 
 def manifest_text(entries: dict[str, Entry], complete: bool) -> str:

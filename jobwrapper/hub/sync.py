@@ -127,11 +127,16 @@ class Merge:
         left = _read_manifest(sync / protocol.MANIFEST_OUT)
         job_in = arrived[0] if arrived else None
         job_out = left[0] if left and left[1] else None
-        staged = protocol.scan_tree(str(self.staging))
-        now = protocol.scan_tree(str(self.target))
+        # The job's final state is out.json when it is complete (no scan of the staging
+        # dir); ~/jupyter is looked at only where the job changed something.
+        staged = job_out if job_out is not None else protocol.scan_tree(str(self.staging))
         steps: list[dict[str, str]] = []
         for path in sorted(set(staged) | set(job_in or {})):
-            steps.extend(self._steps_for(path, staged.get(path), now.get(path),
+            if job_in is not None and job_out is not None and \
+                    _same(job_in.get(path), job_out.get(path)):
+                continue  # unchanged in the job: whatever ~/jupyter has stays
+            now = protocol.entry_of(str(self.target / path))
+            steps.extend(self._steps_for(path, staged.get(path), now,
                                          None if base is None else base.get(path),
                                          base is not None, job_in, job_out))
         return steps
@@ -185,13 +190,20 @@ class Merge:
                                    "conflicts": [], "rescued": []}
         for step in steps:
             self._apply(step, summary)
-        shutil.rmtree(self.staging, ignore_errors=True)
+        self._clear_staging()
         for leftover in (self.journal, self.state / "base.json"):
             with contextlib.suppress(FileNotFoundError):
                 leftover.unlink()
         self._log(summary)
         self._expire_trash()
         return summary
+
+    def _clear_staging(self) -> None:
+        """Empty the staging dir at once (HTCondor merges output into what is there, so
+        the next job needs it gone): rename it away; delete it in the background."""
+        spent = self.state / f"spent-{os.getpid()}-{time.time_ns()}"
+        os.replace(self.staging, spent)
+        remove_in_background(spent)
 
     def _apply(self, step: dict[str, str], summary: dict[str, Any]) -> None:
         op, path = step["op"], step["path"]
@@ -269,6 +281,32 @@ class Merge:
                     shutil.rmtree(day, ignore_errors=True)
 
 
+def remove_in_background(path: Path) -> None:
+    """rmtree in a detached child (a job's jupyter/ may hold thousands of files); the
+    caller does not wait. A child that cannot be made: removed here."""
+    try:
+        child = os.fork()
+    except OSError:
+        shutil.rmtree(path, ignore_errors=True)
+        return
+    if child:
+        return
+    try:  # the child: no tie to the caller's pipes, then the removal, then away
+        os.setsid()
+        null = os.open(os.devnull, os.O_RDWR)
+        for fd in (0, 1, 2):
+            os.dup2(null, fd)
+        shutil.rmtree(path, ignore_errors=True)
+    finally:
+        os._exit(0)
+
+
+def remove_spent(state: Path) -> None:
+    """Staging dirs a background removal did not finish (a reboot): remove them now."""
+    for spent in state.glob("spent-*"):
+        shutil.rmtree(spent, ignore_errors=True)
+
+
 def describe(summary: dict[str, Any]) -> str:
     """One line for the user: what the merge did."""
     if not summary.get("merged"):
@@ -297,6 +335,7 @@ def snapshot(home: Path, job_dir: str, label: str, trash_days: int) -> dict[str,
     merge = Merge(home, job_dir, label, trash_days)
     leftover = merge.run() if merge.staging.is_dir() else None
     merge.state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    remove_spent(merge.state)
     text = protocol.manifest_text(protocol.scan_tree(str(home / NOTEBOOK_DIR)), True)
     (merge.state / "base.json").write_text(text)
     return {"snapshot": True, "leftover": leftover}

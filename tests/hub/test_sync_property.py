@@ -107,10 +107,12 @@ class SyncMachine(RuleBasedStateMachine):
 
     def all_texts(self) -> set[str]:
         texts = set()
-        for base in (self.jupyter, self.root / ".jupyterhub-condor"):
-            for path in base.rglob("*"):
-                if path.is_file() and protocol.SYNC_DIR not in path.parts \
-                        and "sync" not in path.parent.name:
+        # ~/jupyter, the trash and the rescued files; never the merge's own state dir
+        # (where a spent staging dir waits for its removal in the background)
+        for base in (self.jupyter, self.root / ".jupyterhub-condor" / "trash",
+                     self.root / ".jupyterhub-condor" / "rescued"):
+            for path in base.rglob("*") if base.exists() else ():
+                if path.is_file() and protocol.SYNC_DIR not in path.parts:
                     texts.add(path.read_text(errors="replace"))
         return texts
 
