@@ -173,6 +173,32 @@ def test_an_edit_on_the_submit_side_during_the_job_survives(site):
     assert (home(site.user) / "jupyter" / name).read_text() == "edited on the submit host"
 
 
+def test_two_servers_of_one_user_ending_together_both_land(site):
+    # lost otherwise: the work of the server whose job ended first
+    stopped(site)
+    hub, token = site.hub, site.hub.user_token(site.user)
+    tag = uuid.uuid4().hex[:8]
+    names = {"": f"first-{tag}.txt", "second": f"second-{tag}.txt"}
+    assert hub.api("POST", f"/users/{site.user}/servers/second", json={}).status_code in (201, 202)
+    spawned(site)
+    wait_for(lambda: (hub.api("GET", f"/users/{site.user}").json()["servers"].get("second")
+                      or {}).get("ready"), site.timeout, "the second server")
+    for server, name in names.items():
+        prefix = f"{hub.url}/user/{site.user}/" + (f"{server}/" if server else "")
+        reply = requests.put(f"{prefix}api/contents/{name}", timeout=60,
+                             headers={"Authorization": f"token {token}"},
+                             json={"type": "file", "format": "text", "content": server or "1"})
+        assert reply.status_code in (200, 201), reply.text
+    for server in names:  # both stop at once: two merges of one user
+        hub.api("DELETE", f"/users/{site.user}/servers/{server}" if server
+                else f"/users/{site.user}/server")
+    wait_for(lambda: not hub.api("GET", f"/users/{site.user}").json()["servers"],
+             site.timeout, "both servers to stop")
+    assert (home(site.user) / "jupyter" / names[""]).read_text() == "1"
+    assert (home(site.user) / "jupyter" / names["second"]).read_text() == "second"
+    hub.api("DELETE", f"/users/{site.user}/servers/second", json={"remove": True})
+
+
 def test_a_server_that_ends_itself_frees_its_slot(site):
     # lost otherwise: a batch slot per File > Shut Down until the runtime limit
     state = spawned(site)

@@ -52,6 +52,7 @@ c.JupyterHub.db_url = "sqlite:///" + settings["state_dir"] + "/hub.sqlite"
 c.JupyterHub.cookie_secret_file = settings["state_dir"] + "/cookie_secret"
 c.JupyterHub.pid_file = settings["state_dir"] + "/hub.pid"
 c.JupyterHub.cleanup_servers = False
+c.JupyterHub.allow_named_servers = True
 c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}  # POST returns; we follow progress
 c.JupyterHub.log_level = "DEBUG"
 c.JupyterHub.authenticator_class = "dummy"
