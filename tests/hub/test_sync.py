@@ -290,3 +290,26 @@ def test_changed_in_the_job_and_deleted_on_the_submit_side_comes_back(world):
     (world.jupyter / "a.txt").unlink()
     world.merge()
     assert (world.jupyter / "a.txt").read_text() == "job"
+
+
+def test_a_full_disk_stops_the_merge_in_one_line_and_it_resumes_later(world, monkeypatch,
+                                                                       capsys):
+    world.write(world.jupyter, "a.txt", "old")
+    world.submit()
+    world.job_starts()
+    _bump(world.staging / "a.txt", "job")
+    world.job_ends()
+    monkeypatch.setenv("HOME", str(world.home))
+
+    def full(*args, **kwargs):
+        raise OSError(28, "No space left on device", str(world.jupyter / "a.txt"))
+
+    with monkeypatch.context() as patched:
+        patched.setattr(sync.shutil, "copyfile", full)
+        assert sync.main(["merge", JOB_DIR, "7.0"]) == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("sync.py: the disk is full")
+    assert (world.jupyter / "a.txt").read_text() == "old"  # nothing half-written
+    assert (world.home / JOB_DIR / "sync" / "journal.json").exists()
+    assert sync.main(["merge", JOB_DIR, "7.0"]) == 0  # space again: it finishes
+    assert (world.jupyter / "a.txt").read_text() == "job"
