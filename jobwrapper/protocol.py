@@ -212,25 +212,27 @@ def scan_tree(root: str) -> dict[str, Entry]:
             if path == SYNC_DIR:
                 continue
             try:
-                info = entry.stat(follow_symlinks=False)
+                described = _entry(entry.stat(follow_symlinks=False))
             except OSError:
                 continue
-            if entry.is_symlink():
-                found[path] = ["l", info.st_size, info.st_mtime_ns, info.st_mode & 0o7777]
-            elif entry.is_dir(follow_symlinks=False):
-                found[path] = ["d", 0, 0, info.st_mode & 0o7777]
+            if described is None:
+                continue
+            found[path] = described
+            if described[0] == "d":
                 stack.append(path)
-            elif entry.is_file(follow_symlinks=False):
-                found[path] = ["f", info.st_size, info.st_mtime_ns, info.st_mode & 0o7777]
     return found
 
 
 def entry_of(path: str) -> Entry | None:
     """The manifest entry of one path (not followed), or None when there is nothing."""
     try:
-        info = os.lstat(path)
+        return _entry(os.lstat(path))
     except OSError:
         return None
+
+
+def _entry(info: os.stat_result) -> Entry | None:
+    """A manifest entry from an lstat result; None for what is not a file, dir or link."""
     mode = info.st_mode
     if stat.S_ISLNK(mode):
         return ["l", info.st_size, info.st_mtime_ns, mode & 0o7777]

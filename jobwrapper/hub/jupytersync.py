@@ -3,14 +3,16 @@
 Before the submit, the user's ~/jupyter is recorded as the submit side's base
 (`sync.py snapshot`, as the user); the job's jupyter/ comes back into the server's
 dir (the submit template's initialdir), and once the job has left the queue it is
-merged into ~/jupyter (`sync.py merge`). A merge that did not run (the hub was down,
-it failed) stays pending in the spawner's state and in the server's dir, and runs at
-the next poll, stop or start.
+merged into ~/jupyter (`sync.py merge`). A merge that did not run (it failed, the
+hub died in it) is recognised by what it left in the server's dir (the staging dir, a
+journal) and is finished by the next start's snapshot. A job that ended while the hub
+was down is merged by the first poll after the restart, which finds it gone.
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from traitlets import HasTraits, Integer, List, Unicode, default
@@ -42,10 +44,7 @@ class JupyterSync(HasTraits):
         from . import secrets as hub_secrets
 
         python = hub_secrets.helper_command()[0]
-        return [python, "-I", str(__import__("pathlib").Path(__file__).with_name("sync.py"))]
-
-    pending_merge = False
-    last_merge = ""
+        return [python, "-I", str(Path(__file__).with_name("sync.py"))]
 
     def sync_argv(self: SpawnerHost, command: str) -> list[str]:
         return [*self.sync_helper_cmd, command, self.job_dir, self.job_id or "0",
@@ -66,21 +65,18 @@ class JupyterSync(HasTraits):
 
     async def merge_jupyter(self: SpawnerHost) -> str:
         """After the job left the queue: merge its jupyter/ into ~/jupyter; one line for
-        the user, "" when there was nothing to say. Pending again if it failed."""
+        the user, "" when there was nothing to say."""
         if not self.job_id:
             return ""
         try:
             output = await self.run_batch(self.sync_argv("merge"))
         except BatchCommandError as error:
-            self.pending_merge = True
             message = (f"~/jupyter was not merged yet ({error.stderr}); it is merged at "
                        "the next start")
             self.log.warning("%s: %s", self._log_name, message)
             return message
-        self.pending_merge = False
         result = _parse(output)
         text = str(result.get("text", ""))
-        self.last_merge = text
         self.log.info("%s: job %s: %s", self._log_name, self.job_id, text)
         notable = result.get("trashed") or result.get("conflicts") or result.get("rescued")
         return text if notable else ""

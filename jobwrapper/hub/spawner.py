@@ -180,7 +180,7 @@ class JobwrapperSpawner(
         socket, the host, the tunnel's pid."""
         state = super().get_state()
         for key in ("remote_port", "local_port", "job_socket", "hub_socket", "job_host",
-                    "tunnel_pid", "pending_merge"):
+                    "tunnel_pid"):
             if getattr(self, key):
                 state[key] = getattr(self, key)
         return state
@@ -194,7 +194,6 @@ class JobwrapperSpawner(
         self.job_socket = str(state.get("job_socket", ""))
         self.hub_socket = str(state.get("hub_socket", ""))
         self.tunnel_pid = int(state.get("tunnel_pid", 0))
-        self.pending_merge = bool(state.get("pending_merge", False))
 
     def clear_state(self) -> None:
         """Forget the job (after stop)."""
@@ -289,7 +288,6 @@ class JobwrapperSpawner(
             await self.write_secrets(secret)
             await self.snapshot_jupyter()
             await self.submit_job(self._submit_description(environment))
-            self.pending_merge = True
             self._event(10, f"Submitted job {self.job_id} to the HTCondor pool.")
             self.job_host = await self._wait_until_running()
             self._event(40, f"Job {self.job_id} is running on {self.job_host}.")

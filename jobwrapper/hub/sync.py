@@ -77,11 +77,14 @@ def _same(a: list | None, b: list | None) -> bool:
     return list(a[:3]) == list(b[:3])
 
 
-def _write_json(path: Path, data: Any) -> None:
+def _write_atomic(path: Path, text: str) -> None:
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w") as handle:
-        json.dump(data, handle, ensure_ascii=True)
+    temporary.write_text(text)
     os.replace(temporary, path)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    _write_atomic(path, json.dumps(data, ensure_ascii=True))
 
 
 def _read_manifest(path: Path) -> tuple[dict[str, list], bool] | None:
@@ -132,29 +135,28 @@ class Merge:
         staged = job_out if job_out is not None else protocol.scan_tree(str(self.staging))
         steps: list[dict[str, str]] = []
         for path in sorted(set(staged) | set(job_in or {})):
-            if job_in is not None and job_out is not None and \
-                    _same(job_in.get(path), job_out.get(path)):
-                continue  # unchanged in the job: whatever ~/jupyter has stays
+            if job_in is not None and job_out is not None:
+                if _same(job_in.get(path), job_out.get(path)):
+                    continue  # unchanged in the job: whatever ~/jupyter has stays
+                deleted = path in job_in and path not in job_out
+            else:  # no complete record of what left: compare contents, delete nothing
+                deleted = False
             now = protocol.entry_of(str(self.target / path))
             steps.extend(self._steps_for(path, staged.get(path), now,
                                          None if base is None else base.get(path),
-                                         base is not None, job_in, job_out))
+                                         base is not None, deleted))
         return steps
 
     def _steps_for(self, path: str, staged: list | None, now: list | None,
-                   based: list | None, have_base: bool, job_in: dict | None,
-                   job_out: dict | None) -> list[dict[str, str]]:
+                   based: list | None, have_base: bool, deleted: bool
+                   ) -> list[dict[str, str]]:
+        """The steps for one path the job changed, created or (`deleted`) removed."""
         submit_changed = (not have_base) or not _same(based, now)
-        if job_in is not None and job_out is not None:
-            job_changed = not _same(job_in.get(path), job_out.get(path))
-            deleted = path in job_in and path not in job_out and staged is None
-        else:  # no complete record of what left: compare contents, delete nothing
-            job_changed, deleted = staged is not None, False
         if deleted:
             if now is not None and not submit_changed and now[0] != "d":
                 return [{"op": "trash", "path": path}]
             return []
-        if staged is None or not job_changed:
+        if staged is None:
             return []
         if staged[0] == "d":
             return [{"op": "mkdir", "path": path}] if now is None else []
@@ -336,8 +338,8 @@ def snapshot(home: Path, job_dir: str, label: str, trash_days: int) -> dict[str,
     leftover = merge.run() if merge.staging.is_dir() else None
     merge.state.mkdir(mode=0o700, parents=True, exist_ok=True)
     remove_spent(merge.state)
-    text = protocol.manifest_text(protocol.scan_tree(str(home / NOTEBOOK_DIR)), True)
-    (merge.state / "base.json").write_text(text)
+    _write_atomic(merge.state / "base.json",
+                  protocol.manifest_text(protocol.scan_tree(str(home / NOTEBOOK_DIR)), True))
     return {"snapshot": True, "leftover": leftover}
 
 
