@@ -105,11 +105,10 @@ async def report_port(port: int | str, environ: dict[str, str], timeout: float) 
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
     url = report_url(environ)
+    tls = _tls_files(environ)
     ssl: dict[str, Any] = {}
-    if environ.get("JUPYTERHUB_SSL_CERTFILE") and environ.get("JUPYTERHUB_SSL_KEYFILE"):
-        ssl = {"client_cert": environ["JUPYTERHUB_SSL_CERTFILE"],
-               "client_key": environ["JUPYTERHUB_SSL_KEYFILE"],
-               "ca_certs": environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None}
+    if tls:
+        ssl = {"client_cert": tls[0], "client_key": tls[1], "ca_certs": tls[2]}
     request = HTTPRequest(
         url, method="POST", body=json.dumps(report_body(port)),
         headers=report_headers(environ.get("JUPYTERHUB_API_TOKEN", "")),
@@ -223,11 +222,19 @@ def report_end(reason: str) -> str:
         return f"cannot tell the hub that the server ends ({reason}): {error}"
 
 
-def _client_tls(environ: dict[str, str]) -> ssl.SSLContext | None:
-    """JupyterHub's internal-TLS client settings, if the hub uses them."""
+def _tls_files(environ: dict[str, str]) -> tuple[str, str, str | None] | None:
+    """(certificate, key, CA) when the hub uses JupyterHub's internal TLS, else None."""
     cert, key = environ.get("JUPYTERHUB_SSL_CERTFILE"), environ.get("JUPYTERHUB_SSL_KEYFILE")
     if not (cert and key):
         return None
-    context = ssl.create_default_context(cafile=environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None)
-    context.load_cert_chain(cert, key)
+    return cert, key, environ.get("JUPYTERHUB_SSL_CLIENT_CA") or None
+
+
+def _client_tls(environ: dict[str, str]) -> ssl.SSLContext | None:
+    """An SSL context for urllib from the same files, if the hub uses internal TLS."""
+    tls = _tls_files(environ)
+    if tls is None:
+        return None
+    context = ssl.create_default_context(cafile=tls[2])
+    context.load_cert_chain(tls[0], tls[1])
     return context

@@ -145,16 +145,20 @@ class Tunnel:
         """Whether the process is still running."""
         return self._process is not None and self._process.returncode is None
 
+    def _messages(self, lines: int) -> str:
+        """The first non-empty lines of stderr, secrets removed, joined; "" if none."""
+        kept = [line for line in self._stderr_lines if line.strip()][:lines]
+        return redact(" / ".join(kept), self._secrets)
+
     def stderr_excerpt(self, lines: int = 5) -> str:
         """The first lines of stderr, secrets removed, joined for a one-line message."""
-        kept = [line for line in self._stderr_lines if line.strip()][:lines]
-        return redact(" / ".join(kept), self._secrets) or "(no error output)"
+        return self._messages(lines) or "(no error output)"
 
     def end_description(self) -> str:
         """How the process ended, for the user: its messages, else its exit code."""
-        kept = [line for line in self._stderr_lines if line.strip()][:5]
-        if kept:
-            return redact(" / ".join(kept), self._secrets)
+        said = self._messages(5)
+        if said:
+            return said
         code = self.returncode
         return (f"{self.argv[0].rsplit('/', 1)[-1]} exited with code {code} and no message"
                 if code is not None else "it ended without a message")
