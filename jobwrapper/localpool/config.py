@@ -52,6 +52,10 @@ class PoolConfig:
     """Hold a job whose processes use more memory than its slot has (sum of their PSS,
     checked every periodic_interval), as HTCondor 25 does with cgroups (its default
     hard limit); False: no limit, as a pool without cgroups."""
+    memory_poll_interval: float = 5.0
+    """Seconds between two looks at a job's memory (HTCondor's CGROUP_POLLING_INTERVAL,
+    5): each look reads every process's environment and smaps, so not at every
+    periodic_interval."""
     netns: bool = False
     """Run each job in its own network namespace (root and iproute2 needed)."""
     outbound_ports: list[int] = dataclasses.field(default_factory=list)

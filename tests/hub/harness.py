@@ -28,6 +28,7 @@ FAST_POOL = {
     "vacate_grace": "5",
     "leave_queue_delay": "0.2",
     "periodic_interval": "0.5",
+    "memory_poll_interval": "0.5",
 }
 
 

@@ -26,6 +26,7 @@ FAST = {
     "vacate_grace": "2",
     "leave_queue_delay": "0.3",
     "periodic_interval": "0.1",
+    "memory_poll_interval": "0.1",
 }
 # The jobs' interpreter: one every test user can run (the venv may live in /root).
 PYTHON = shim_interpreter()

@@ -74,6 +74,7 @@ class Shadow:
         self.created = time.time()
         self.address = schedd_address(config.host(), os.getpid())
         self.log = self.spec.user_log
+        self.next_memory_check = 0.0
 
     # -- signals and record updates -------------------------------------------------
     def install_handlers(self) -> None:
@@ -205,13 +206,12 @@ class Shadow:
     def check_policies(self, session: int, now: float) -> bool:
         """The memory limit, periodic_remove and allowed_execute_duration; True when the
         job was stopped."""
-        if self.config.memory_limit and self.over_memory(session):
-            return True
-        if self.spec.periodic_remove and is_true(self.spec.periodic_remove, self.ad, now):
-            reason = (
-                f"The job attribute PeriodicRemove expression '{self.spec.periodic_remove}'"
-                " evaluated to TRUE"
-            )
+        if self.config.memory_limit and now >= self.next_memory_check:
+            self.next_memory_check = now + self.config.memory_poll_interval
+            if self.over_memory(session):
+                return True
+        reason = self.periodic_remove_reason(now)
+        if reason:
             self.vacate(session, removed=True, reason=reason)
             return True
         limit = self.spec.allowed_execute_duration
@@ -221,6 +221,13 @@ class Shadow:
             self.wait_for_removal()
             return True
         return False
+
+    def periodic_remove_reason(self, now: float) -> str:
+        """The RemoveReason when periodic_remove is true now, as a schedd writes it."""
+        if self.spec.periodic_remove and is_true(self.spec.periodic_remove, self.ad, now):
+            return (f"The job attribute PeriodicRemove expression "
+                    f"'{self.spec.periodic_remove}' evaluated to TRUE")
+        return ""
 
     def over_memory(self, session: int) -> bool:
         """Over the slot's memory: killed and held, with HTCondor 25's cgroup OOM message,
@@ -281,10 +288,8 @@ class Shadow:
             reason = ""
             if self.remove.is_set():
                 reason = self.removed_reason()
-            elif self.spec.periodic_remove and is_true(self.spec.periodic_remove, self.ad,
-                                                       time.time()):
-                reason = (f"The job attribute PeriodicRemove expression "
-                          f"'{self.spec.periodic_remove}' evaluated to TRUE")
+            else:
+                reason = self.periodic_remove_reason(time.time())
             if reason:
                 self.removed_after_exit(session, reason)
                 return
