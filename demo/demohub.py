@@ -109,9 +109,6 @@ class Hub:
         """Start JupyterHub and wait until its API answers."""
         log = open(self.log_path, "ab")  # noqa: SIM115 - owned by the process
         env = self.environment()
-        self.extra_env.setdefault("JOBWRAPPER_DEMO_HUB_PORT", env["JOBWRAPPER_DEMO_HUB_PORT"])
-        self.extra_env.setdefault("JOBWRAPPER_DEMO_PROXY_API_PORT",
-                                  env["JOBWRAPPER_DEMO_PROXY_API_PORT"])
         self.process = subprocess.Popen(
             [str(VENV / "bin" / "jupyterhub"), "-f", str(DEMO_DIR / "jupyterhub_config.py")],
             cwd=self.hub_dir, env=env, stdout=log, stderr=subprocess.STDOUT,
