@@ -16,6 +16,8 @@ JupyterHub ``Spawner`` (see docs/form.md).
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import logging
 import os
 import re
 from collections.abc import Mapping
@@ -27,6 +29,8 @@ from traitlets import Dict, Int, List, TraitError, Unicode, validate
 from traitlets.config import Application, Configurable
 
 from jobwrapper.protocol import SAFE_NAME
+
+from . import news, profiles
 
 # Names that go into submit lines as ClassAd string literals: no quotes, spaces or
 # newlines can get through, so a value can never end its line or start another one.
@@ -106,6 +110,35 @@ class ResourceForm(Configurable):
     intro = Unicode(
         "Please choose the parameters for your notebook job.",
         help="Text shown above the form's fields.",
+    ).tag(config=True)
+    profiles = List(
+        Dict(), [],
+        help="""Named presets that fill the form: dicts with "name" (a safe name),
+        "label" (shown), any of the form's fields (cpus, memory_mb, runtime_hours, gpus,
+        cephfs_io, container_os, environment) and optionally "groups" (only members of
+        these JupyterHub groups see it). A preset outside a user's limits is not shown
+        to that user. docs/form.md, "Profiles and limits per group".""",
+    ).tag(config=True)
+    group_limits = Dict(
+        key_trait=Unicode(), value_trait=Dict(),
+        help="""JupyterHub group -> ResourceForm settings for its members (max_cpus,
+        cpu_choices, default_cpus, memory_choices_mb, default_memory_mb,
+        max_runtime_hours, default_runtime_hours, max_gpus, cephfs_io_classes,
+        container_os_choices, environments), replacing the site-wide ones. A member of
+        several groups gets the largest maxima and every choice; defaults come from the
+        first group in this dict's order. Empty: everyone gets the site-wide settings.""",
+    ).tag(config=True)
+    user_limits = Dict(
+        key_trait=Unicode(), value_trait=Dict(),
+        help="""User name -> ResourceForm settings (as in group_limits) that replace
+        those of the user's groups and the site-wide ones.""",
+    ).tag(config=True)
+    profiles_file = Unicode(
+        "",
+        help="""A TOML file with more profiles and limits ([[profile]], [group.NAME],
+        [user.NAME]), read again when it changes; its groups and users win over the
+        traits' of the same name. A bad value refuses spawns (the log names file, key
+        and line) rather than apply no limits.""",
     ).tag(config=True)
 
     @validate("cephfs_io_classes", "container_os_choices", "environments")
@@ -270,18 +303,49 @@ _TEMPLATES = jinja2.Environment(
 
 
 def render_form(
-    form: ResourceForm, last: Optional[Mapping[str, Any]] = None, notice: str = ""
+    form: ResourceForm, last: Optional[Mapping[str, Any]] = None, notice: str = "",
+    presets: tuple[profiles.Profile, ...] = (), maintenance: tuple[news.NewsItem, ...] = (),
+    now: Optional[datetime.datetime] = None, refuse: bool = False,
 ) -> str:
     """The form's HTML, pre-filled with ``last`` (the stored user_options) where valid;
-    ``notice`` (plain text, escaped here) above it, e.g. why the last server stopped."""
+    ``notice`` (plain text, escaped here) above it, e.g. why the last server stopped;
+    ``presets`` as a profile choice; the ``maintenance`` items a runtime may reach,
+    with a warning for the pre-filled runtime (the form's script updates it)."""
     memory = sorted(form.memory_choices_mb)
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    chosen = remembered_choices(last, form)
+    windows = [{"title": item.title, "when": news.utc_text(item.start),
+                "start": int(item.start.timestamp() * 1000),
+                "end": int(item.end.timestamp() * 1000) if item.end else None}
+               for item in maintenance
+               if item.start is not None and item.shown(now)]
+    ahead = news.maintenance_ahead(maintenance, now, chosen["runtime_hours"])
+    preset = next((p.name for p in presets
+                   if all(chosen.get(k) == v for k, v in p.values.items())), "")
     return _TEMPLATES.get_template("form.html").render(
         form=form,
         notice=notice,
-        chosen=remembered_choices(last, form),
+        chosen=chosen,
         cpu_options=form.cpu_options(),
         memory_options=[(mb, _memory_label(mb)) for mb in memory],
+        presets=presets,
+        preset=preset,
+        windows=windows,
+        warning=maintenance_message(ahead, now, refuse) if ahead else "",
+        refuse=refuse,
     )
+
+
+def maintenance_message(item: news.NewsItem, now: datetime.datetime, refuse: bool) -> str:
+    """What the form says when the runtime reaches into ``item`` (form.html's script
+    says the same)."""
+    hours = item.hours_before(now) or 0
+    head = f"Planned maintenance \u201c{item.title}\u201d from {news.utc_text(item.start)}"
+    if hours < 1:
+        return f"{head}: a notebook started now would be stopped by it."
+    advice = "" if refuse else ", or save your work before it begins"
+    return (f"{head}: a notebook with this runtime would be stopped by it. Choose at most "
+            f"{hours} hour{'s' if hours != 1 else ''}{advice}.")
 
 
 def _memory_label(megabytes: int) -> str:
@@ -292,25 +356,95 @@ def _memory_label(megabytes: int) -> str:
 
 # Hooks for a Spawner's config: c.Spawner.options_form = options_form, and so on.
 
+_LOG = logging.getLogger("JupyterHub")
+
+
+def resolved_form(base: ResourceForm, policy: profiles.Policy, groups: list[str],
+                  user: str) -> tuple[ResourceForm, tuple[profiles.Profile, ...]]:
+    """The ResourceForm that applies to ``user`` in ``groups``, and their presets (those
+    for their groups whose values their limits allow)."""
+    limits = profiles.combined_limits(policy, groups, user)
+    form = base
+    if limits:
+        values = {name: getattr(base, name) for name in base.trait_names(config=True)}
+        try:
+            form = ResourceForm(**{**values, **limits})
+        except TraitError as problem:
+            raise _settings_error(f"the limits of {user} ({', '.join(groups)}): "
+                                  f"{problem}") from None
+    offered = []
+    for preset in profiles.visible_profiles(policy, groups):
+        try:
+            validate_options(preset.values, form)
+        except FormError:
+            continue
+        offered.append(preset)
+    return form, tuple(offered)
+
+
+def _settings_error(line: str) -> FormError:
+    _LOG.error("Notebook options refused: %s", line)
+    return FormError("The site's notebook limits have an error; the hub's log says "
+                     "which. Please tell the hub's administrators.")
+
+
+def _for_user(spawner: Any) -> tuple[ResourceForm, tuple[profiles.Profile, ...]]:
+    base = ResourceForm(parent=spawner)
+    try:
+        policy = profiles.policy_for(base)
+    except ValueError as problem:  # TomlError, or a bad trait value
+        raise _settings_error(str(problem)) from None
+    groups, user = profiles.user_groups(spawner)
+    return resolved_form(base, policy, groups, user)
+
+
 def form_config(spawner: Any) -> ResourceForm:
-    """The ResourceForm configured in the hub's config (``c.ResourceForm``)."""
-    return ResourceForm(parent=spawner)
+    """The ResourceForm for the spawner's user: the hub's ``c.ResourceForm``, with the
+    limits of the user's groups and the user's own (profiles.py)."""
+    return _for_user(spawner)[0]
+
+
+def _maintenance(spawner: Any) -> tuple[tuple[news.NewsItem, ...], bool]:
+    site = news.SiteNews(parent=spawner)
+    return news.read_news(site.path), site.maintenance_policy == "refuse"
+
+
+def check_maintenance(options: NotebookOptions, items: tuple[news.NewsItem, ...],
+                      now: Optional[datetime.datetime] = None) -> None:
+    """FormError if a notebook started ``now`` with ``options`` reaches a maintenance."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    ahead = news.maintenance_ahead(items, now, options.runtime_hours)
+    if ahead is not None:
+        raise FormError(f"{_LABELS['runtime_hours']}: "
+                        f"{maintenance_message(ahead, now, refuse=True)}")
 
 
 def options_form(spawner: Any) -> str:
     """``Spawner.options_form``: the form, pre-filled with the user's last choices,
-    below the reason the last server stopped, if the spawner kept one (stopreason.py)."""
+    below the reason the last server stopped, if the spawner kept one (stopreason.py);
+    the user's presets, and a warning for planned maintenance (news.py)."""
     orm_spawner = getattr(spawner, "orm_spawner", None)
     last = getattr(orm_spawner, "user_options", None) or getattr(spawner, "user_options", None)
     stop_reason_notice = getattr(spawner, "stop_reason_notice", None)
     notice = stop_reason_notice() if callable(stop_reason_notice) else ""
-    return render_form(form_config(spawner), last, notice)
+    form, presets = _for_user(spawner)
+    maintenance, refuse = _maintenance(spawner)
+    return render_form(form, last, notice, presets, maintenance, refuse=refuse)
+
+
+def _validated(raw: Mapping[str, Any], spawner: Any) -> dict[str, Any]:
+    options = validate_options(raw, form_config(spawner))
+    maintenance, refuse = _maintenance(spawner)
+    if refuse:
+        check_maintenance(options, maintenance)
+    return options.as_user_options()
 
 
 def options_from_form(form_data: Mapping[str, Any], spawner: Any = None) -> dict[str, Any]:
     """``Spawner.options_from_form``: form data to validated ``user_options``."""
-    form = form_config(spawner) if spawner is not None else ResourceForm()
-    return validate_options(form_data, form).as_user_options()
+    if spawner is None:
+        return validate_options(form_data, ResourceForm()).as_user_options()
+    return _validated(form_data, spawner)
 
 
 def apply_user_options(spawner: Any, user_options: Mapping[str, Any]) -> None:
@@ -319,8 +453,7 @@ def apply_user_options(spawner: Any, user_options: Mapping[str, Any]) -> None:
     Replaces ``spawner.user_options`` with the validated values only, so nothing
     else a client sent can reach a submit template.
     """
-    spawner.user_options = validate_options(user_options or {}, form_config(spawner)) \
-        .as_user_options()
+    spawner.user_options = _validated(user_options or {}, spawner)
 
 
 def options_to_submit_lines(user_options: Mapping[str, Any], spawner: Any = None) -> list[str]:
