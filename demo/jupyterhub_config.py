@@ -92,6 +92,13 @@ c.ResourceForm.container_os_choices = {"Debian12": "Debian 12 (this machine)"}
 c.ResourceForm.environments = {"stable": "stable (demo-tools 1.0)",
                                "testing": "testing (demo-tools 2.0)"}
 
+# --- Site news with a planned maintenance, two profiles, the group "students" -------------
+# (demo/demo_site.py: HUB_DIR/news.toml and demo/profiles.toml, both read when they change)
+sys.path.insert(0, str(REPO / "demo"))
+from demo_site import configure_site  # noqa: E402
+
+configure_site(c, HUB_DIR, USERS)
+
 if shutil.which("configurable-http-proxy") is None and not VENV_BIN.joinpath(
         "configurable-http-proxy").exists():
     raise SystemExit("configurable-http-proxy is missing: run scripts/setup")
