@@ -8,7 +8,9 @@ Three pure steps, in the order a spawn goes through them:
 - ``submit_lines``: a ``NotebookOptions`` becomes HTCondor submit lines.
 
 Every choice and maximum comes from ``ResourceForm``, a traitlets ``Configurable``
-(``c.ResourceForm.max_cpus = 8`` in jupyterhub_config.py). The three hooks
+(``c.ResourceForm.max_cpus = 8`` in jupyterhub_config.py), with the limits of the
+user's JupyterHub groups and their own (``resolved_form``, profiles.py); the form
+also offers the user's profiles and warns of planned maintenance (news.py). The hooks
 ``options_form``, ``options_from_form`` and ``apply_user_options`` plug it into any
 JupyterHub ``Spawner`` (see docs/form.md).
 """

@@ -26,8 +26,10 @@ class FormDefaults(HasTraits):
     resource_form = Bool(
         False,
         help="""Offer jobwrapper's options form (CPUs, memory, runtime, GPUs, CephFS I/O,
-        container OS, environment; configured with c.ResourceForm) and validate its
-        values on the form, on the REST API and again when the submit lines are made.
+        container OS, environment; configured with c.ResourceForm, with profiles and
+        limits per JupyterHub group and user) and validate its values against the
+        user's limits on the form, on the REST API and again when the submit lines are
+        made.
         False (default): no form; options_to_submit_lines maps REST user_options as
         documented in docs/hub.md.""",
     ).tag(config=True)

@@ -183,10 +183,14 @@ class NewsVariable:
 
 def use_site_news(c: Any, path: str, maintenance_policy: str = "warn") -> None:
     """Show the news file ``path`` on the hub's pages and its maintenance on the form:
-    ``use_site_news(c, "/etc/jupyterhub/news.toml")`` in jupyterhub_config.py."""
+    ``use_site_news(c, "/etc/jupyterhub/news.toml")`` in jupyterhub_config.py. Keeps
+    the site's template settings; a site with its own ``page.html`` in its
+    ``template_paths`` puts ``{{ jobwrapper_news }}`` into it instead."""
     hub = c.JupyterHub
     paths = list(hub.template_paths) if "template_paths" in hub else []
-    hub.template_paths = [HUB_TEMPLATES, *[p for p in paths if p != HUB_TEMPLATES]]
+    if not any(os.path.exists(os.path.join(p, "page.html")) for p in paths):
+        # a site's own page.html stays in charge; it shows {{ jobwrapper_news }} itself
+        hub.template_paths = [HUB_TEMPLATES, *paths]
     variables = dict(hub.template_vars) if "template_vars" in hub else {}
     hub.template_vars = {**variables, "jobwrapper_news": NewsVariable(path)}
     c.SiteNews.path = path

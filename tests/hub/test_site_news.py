@@ -143,6 +143,15 @@ def test_the_hub_page_extends_jupyterhubs_own_and_escapes():
     assert "&lt;script&gt;x()&lt;/script&gt;" in html and "<script>x()" not in html
 
 
+def test_a_sites_own_page_template_stays_in_charge(tmp_path):
+    (tmp_path / "page.html").write_text("{{ jobwrapper_news }}")
+    c = Config()
+    c.JupyterHub.template_paths = [str(tmp_path)]
+    news.use_site_news(c, "/etc/jupyterhub/news.toml")
+    assert c.JupyterHub.template_paths == [str(tmp_path)]
+    assert "jobwrapper_news" in c.JupyterHub.template_vars
+
+
 def test_use_site_news_keeps_the_sites_own_template_settings():
     c = Config()
     c.JupyterHub.template_vars = {"announcement": "hello"}
@@ -183,6 +192,15 @@ def test_the_form_warns_for_the_prefilled_runtime_and_carries_the_windows():
         '"when": "2026-12-10 10:00 UTC"' in html
     short = render_form(ResourceForm(), {"runtime_hours": 2}, maintenance=MAINTENANCE, now=NOW)
     assert re.search(r'id="jw-maintenance"[^>]*hidden', short, re.S)
+
+
+def test_a_maintenance_title_cannot_leave_the_forms_attribute():
+    evil = (news.NewsItem(title="x' onmouseover='alert(1)' </div><script>y()</script>",
+                          start=NOW + datetime.timedelta(hours=1)),)
+    html = render_form(ResourceForm(), {"runtime_hours": 6}, maintenance=evil, now=NOW)
+    attribute = re.search(r"data-windows='([^']*)'", html)
+    assert attribute and "\\u0027 onmouseover=\\u0027alert(1)" in attribute.group(1)
+    assert "<script>y()" not in html and "onmouseover='" not in html
 
 
 def test_maintenance_refusal_through_the_spawners_hooks(tmp_path):
