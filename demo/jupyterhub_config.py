@@ -1,8 +1,9 @@
 """JupyterHub config of the demo (scripts/demo, tests/e2e, bench/): jobwrapper on the local pool.
 
 Everything variable comes from JOBWRAPPER_DEMO_* variables set by demo/demolib.py:
-STATE (the state dir), PORT (public), HUB_PORT, PROXY_API_PORT, SPAWNER ("jobwrapper"
-or "local" for JupyterHub's LocalProcessSpawner, the benchmarks' baseline), USERS,
+STATE (the state dir), PORT (public), HUB_PORT, PROXY_API_PORT, SPAWNER ("jobwrapper",
+"local" for JupyterHub's LocalProcessSpawner, or "batchspawner" for stock batchspawner's
+CondorSpawner on the same pool: the benchmarks' baselines), USERS,
 PASSWORD and API_TOKEN (an admin service token for the demo's own REST calls).
 """
 
@@ -74,6 +75,22 @@ if SPAWNER == "local":
     c.Spawner.environment = {"PATH": f"{JOB_BIN}:/usr/local/bin:/usr/bin:/bin"}
     if os.geteuid() != 0:
         c.Spawner.notebook_dir = str(STATE / "notebooks")
+elif SPAWNER == "batchspawner":
+    # The other baseline: stock batchspawner on the same pool, as its docs configure it
+    # (no tunnel: the hub connects to the execute host, the token is in the job's ad).
+    c.JupyterHub.spawner_class = "batchspawner.CondorSpawner"
+    POOL_BIN = STATE / "bin"
+    # Its commands run through a shell, as the user, from the hub's 0700 dir: cd first.
+    # The job gets the submitter's environment (GetEnv), whose PATH sudo has reset, and
+    # runs `batchspawner-singleuser` from it: the job venv's bin first.
+    c.CondorSpawner.batch_submit_cmd = (
+        f"sh -c 'cd && PATH={JOB_BIN}:$PATH exec {POOL_BIN}/condor_submit'")
+    c.CondorSpawner.batch_query_cmd = (
+        f'{POOL_BIN}/condor_q {{job_id}} -format "%s, " JobStatus -format "%s" RemoteHost '
+        '-format "\\n" True')
+    c.CondorSpawner.batch_cancel_cmd = f"{POOL_BIN}/condor_rm {{job_id}}"
+    c.CondorSpawner.req_memory = "2048"
+    c.Spawner.environment = {"PATH": f"{JOB_BIN}:/usr/local/bin:/usr/bin:/bin"}
 else:
     sys.path.insert(0, str(REPO / "demo"))
     from demo_spawner import configure_jobwrapper_spawner

@@ -45,6 +45,7 @@ class SpawnerHost(Protocol):
     connect_to_job_exec_prefix: Optional[str]
     connect_to_job_startup_check: float
     connect_to_job_ready_timeout: float
+    connect_to_job_retry_interval: float
     connect_to_job_port_attempts: int
     remote_port: int
     local_port: int

@@ -77,11 +77,28 @@ class JobwrapperSpawner(
     connect_to_job_exec_prefix = Unicode(
         None,
         allow_none=True,
-        help="Prefix for the connect-to-job command; None means the same as exec_prefix.",
+        help="""Prefix for the connect-to-job command; None means the same as exec_prefix.
+        A hub that runs as root can leave no sudo process waiting beside each tunnel:
+        "setpriv --reuid={uid} --regid={gid} --init-groups --pdeathsig keep --"
+        (docs/hub.md, "The tunnel's exec prefix").""",
     ).tag(config=True)
 
     connect_to_job_startup_check = Float(
-        1.0, help="Seconds the connect-to-job command must keep running to count as started."
+        1.0,
+        help="""Seconds a connect-to-job command must keep running to count as started,
+        for commands whose hub side cannot be checked. A forward to a hub port
+        ({rport} in connect_to_job_cmd) or to a hub socket counts as started as soon as
+        it accepts connections (ssh listens only once it is logged in to the job),
+        which is sooner, and a slow login is waited for up to
+        connect_to_job_ready_timeout.""",
+    ).tag(config=True)
+
+    connect_to_job_retry_interval = Float(
+        0.5,
+        help="""Seconds between connect-to-job attempts while condor_ssh_to_job cannot
+        reach the job yet. A failed attempt costs one condor_ssh_to_job run (a query to
+        the schedd); the job becomes reachable when its starter first reports to the
+        schedd (STARTER_INITIAL_UPDATE_INTERVAL, docs/hub.md).""",
     ).tag(config=True)
 
     connect_to_job_ready_timeout = Float(
@@ -145,6 +162,26 @@ class JobwrapperSpawner(
     @default("secrets_helper_cmd")
     def _secrets_helper_cmd_default(self) -> list[str]:
         return hub_secrets.helper_command()
+
+    req_uid = Unicode(
+        help="""The user's numeric uid on the hub: the {uid} of command templates, e.g.
+        connect_to_job_exec_prefix = "setpriv --reuid={uid} --regid={gid} --init-groups
+        --pdeathsig keep --" (docs/hub.md). Empty when the hub has no such user.""",
+    )
+
+    req_gid = Unicode(help="The user's primary gid on the hub: the {gid} of command templates.")
+
+    @default("req_uid")
+    def _req_uid_default(self) -> str:
+        with contextlib.suppress(KeyError):
+            return str(pwd.getpwnam(self.user.name).pw_uid)
+        return ""
+
+    @default("req_gid")
+    def _req_gid_default(self) -> str:
+        with contextlib.suppress(KeyError):
+            return str(pwd.getpwnam(self.user.name).pw_gid)
+        return ""
 
     @default("req_memory")
     def _req_memory_default(self) -> str:
@@ -353,7 +390,11 @@ class JobwrapperSpawner(
             raise SpawnFailed(f"Your notebook job could not be described: {error}") from None
 
     async def _wait_until_running(self) -> str:
-        """Query until the job runs; the interval grows (x1.5, up to 5 s) for long queues."""
+        """Query until the job runs; the interval grows (x1.5, up to 5 s) for long queues.
+
+        A port or socket reported meanwhile ends the wait at once: the job runs, and the
+        next query, up to 5 s away in a long wait, would only say so later. Its host is
+        then asked for only in direct mode, where the URL needs it."""
         said_idle = False
         interval = self.startup_poll_interval
         while True:
@@ -365,8 +406,20 @@ class JobwrapperSpawner(
                 said_idle = True
             elif status == JobStatus.NOTFOUND:
                 raise SpawnFailed(await self.explain_gone("before the notebook server started"))
-            await asyncio.sleep(interval)
+            if await self._reported_within(interval):
+                if not self.tunnelled:
+                    await self.query_job_status()
+                return self.state_gethost() or "an execute node"
             interval = min(interval * 1.5, max(self.startup_poll_interval, 5.0))
+
+    async def _reported_within(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the job's port or socket report; whether it came."""
+        assert self._port_reported is not None
+        try:
+            await asyncio.wait_for(self._port_reported.wait(), seconds)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     async def _wait_for_port(self) -> None:
         assert self._port_reported is not None

@@ -2,7 +2,8 @@
 
 MODE `listen`: listen on 127.0.0.1:PORT like `ssh -L` (failing like ssh when taken);
 `not-ready:N:FILE`: fail like condor_ssh_to_job for the first N runs (counted in FILE);
-`fail`: print an error and exit 1.
+`fail`: print an error and exit 1; `slow-listen:S`: listen after S seconds, like an ssh
+that takes S s to log in.
 """
 
 import socket
@@ -19,6 +20,9 @@ if mode.startswith("not-ready:"):
     if runs < int(count):
         print("(Use -auto-retry to keep trying periodically.)", file=sys.stderr)
         sys.exit(1)
+    mode = "listen"
+if mode.startswith("slow-listen:"):
+    time.sleep(float(mode.split(":", 1)[1]))
     mode = "listen"
 if mode == "fail":
     print("Unable to fetch job ad; is it still in the queue?", file=sys.stderr)

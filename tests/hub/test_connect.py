@@ -14,6 +14,7 @@ import pytest
 
 from jobwrapper.hub.connection import connect as connect_module
 from jobwrapper.hub.connection.connect import ConnectToJob
+from jobwrapper.hub.connection.tunnel import forward_accepts
 from jobwrapper.hub.connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 
 FAKE = Path(__file__).with_name("fake_connect.py")
@@ -29,6 +30,7 @@ class FakeSpawner(ConnectToJob):
         self.connect_to_job_ready_timeout = 10.0
         self.connect_to_job_port_attempts = 5
         self.connect_to_job_startup_check = 0.5
+        self.connect_to_job_retry_interval = 1.0
         self.job_id, self.job_host, self.remote_port = "7", "node1", 8888
         self.local_port = self.tunnel_pid = 0
         self._tunnel = None
@@ -100,6 +102,33 @@ def test_a_job_not_reachable_yet_is_retried(tmp_path):
         assert (tmp_path / "runs").read_text() == "xxx"
 
     run(spawner, scenario())
+
+
+def test_the_tunnel_is_up_once_its_hub_port_accepts_not_after_the_startup_check():
+    spawner = FakeSpawner("listen")
+    spawner.connect_to_job_startup_check = 600.0  # would be waited out without the check
+
+    async def scenario():
+        await asyncio.wait_for(spawner.connect(fixed_port=0), 60)
+        assert forward_accepts(spawner.local_port)
+
+    run(spawner, scenario())
+
+
+def test_a_slow_login_is_waited_for_until_the_hub_port_accepts():
+    spawner = FakeSpawner("slow-listen:1.5")  # listens 1 s after the 0.5 s startup check
+
+    async def scenario():
+        await spawner.connect(fixed_port=0)
+        assert forward_accepts(spawner.local_port)
+
+    run(spawner, scenario())
+
+
+def test_a_command_without_a_hub_port_of_its_own_keeps_the_startup_check():
+    spawner = FakeSpawner("listen")
+    spawner.connect_to_job_cmd = f"{sys.executable} {FAKE} listen {{port}}"
+    assert spawner._forward_check(0) is None
 
 
 def test_a_failing_command_fails_the_spawn_with_its_message():

@@ -148,20 +148,7 @@ def scripted(**traits) -> ScriptedSpawner:
 
 
 def start_with_port_report(spawner: JobwrapperSpawner, port: int):
-    async def scenario():
-        async def report():
-            while not spawner.job_id:
-                await asyncio.sleep(0.01)
-            assert spawner.receive_port(port)
-
-        reporter = asyncio.ensure_future(report())
-        try:
-            return await spawner.start()
-        finally:
-            await reporter
-            await spawner.end_tunnel()
-
-    return asyncio.run(scenario())
+    return start_reported_within(spawner, port, 120)
 
 
 def test_direct_mode_returns_the_execute_host_and_the_servers_port():
@@ -187,3 +174,40 @@ def test_tunnel_mode_returns_the_hub_side_port_on_localhost():
     assert (ip, port) == ("127.0.0.1", spawner.local_port) and port != 8888
     assert spawner._events[-1]["message"] == f"Tunnel up: hub port {port} leads to the job."
     assert spawner.get_state()["remote_port"] == 8888
+
+
+
+def start_reported_within(spawner: JobwrapperSpawner, port: int, seconds: float):
+    """start() with the port reported at once; TimeoutError if it takes `seconds`."""
+    async def scenario():
+        async def report():
+            while not spawner.job_id:
+                await asyncio.sleep(0.01)
+            assert spawner.receive_port(port)
+
+        reporter = asyncio.ensure_future(report())
+        try:
+            return await asyncio.wait_for(spawner.start(), seconds)
+        finally:
+            await reporter
+            await spawner.end_tunnel()
+
+    return asyncio.run(scenario())
+
+
+def test_a_port_report_ends_the_wait_for_running_before_the_next_query():
+    fake = Path(__file__).with_name("fake_connect.py")
+    spawner = scripted(
+        connect_to_job_cmd=f"{sys.executable} {fake} listen {{port}} {{rport}} {{job_id}}",
+        exec_prefix="",
+    )
+    spawner.statuses = ["1, "]  # the queue never says Running: only the report can end it
+    spawner.startup_poll_interval = 600.0
+    ip, port = start_reported_within(spawner, 8888, 60)
+    assert (ip, port) == ("127.0.0.1", spawner.local_port)
+
+
+def test_in_direct_mode_a_port_report_asks_the_queue_for_the_host_once():
+    spawner = scripted(connect_to_job_cmd="")
+    spawner.startup_poll_interval = 600.0
+    assert start_reported_within(spawner, 8888, 60) == ("node7", 8888)

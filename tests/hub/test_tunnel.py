@@ -75,6 +75,38 @@ def test_command_that_exits_fails_the_spawn_with_its_stderr_and_no_secret():
     run(scenario())
 
 
+def test_a_command_that_exits_before_its_forward_accepts_fails_with_its_stderr():
+    async def scenario():
+        code = "import sys, time; time.sleep(0.3); sys.stderr.write('no route\\n'); sys.exit(1)"
+        t = tunnel.Tunnel([sys.executable, "-c", code], {}, LOG)
+        with pytest.raises(tunnel.TunnelExited, match="no route"):
+            await t.start(0.1, ready=lambda: False, ready_wait=30)
+
+    run(scenario())
+
+
+def test_a_forward_that_never_accepts_counts_as_started_after_the_wait_with_a_warning(caplog):
+    async def scenario():
+        t = tunnel.Tunnel([sys.executable, "-c", "import time; time.sleep(30)"], {}, LOG)
+        await t.start(0.1, ready=lambda: False, ready_wait=0.5)
+        assert t.alive()
+        await t.stop()
+
+    caplog.set_level(logging.WARNING, logger="test")
+    run(scenario())
+    assert "its forward did not accept connections within 0.5 s" in caplog.text
+
+
+def test_forward_accepts_sees_a_listening_unix_socket_and_not_a_stale_file(tmp_path):
+    path = str(tmp_path / "hub.sock")
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(path)
+    listener.listen()
+    assert tunnel.forward_accepts(0, path)
+    listener.close()  # the file stays, as ssh leaves it
+    assert not tunnel.forward_accepts(0, path)
+
+
 def test_missing_command_is_reported_in_words():
     async def scenario():
         with pytest.raises(tunnel.TunnelExited, match="cannot run /nonexistent"):

@@ -10,6 +10,8 @@ because the proxy's route still points there; if it is taken, the user is told.
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .tunnel import (
@@ -18,6 +20,7 @@ from .tunnel import (
     TunnelError,
     TunnelExited,
     format_command,
+    forward_accepts,
     free_port,
     port_is_free,
     tunnel_still_running,
@@ -60,13 +63,16 @@ class ConnectToJob:
                 self.tunnel_argv(local_port), self.batch_env(), self.log, [self.api_token]
             )
             try:
-                await tunnel.start(self.connect_to_job_startup_check)
+                await tunnel.start(self.connect_to_job_startup_check,
+                                   self._forward_check(local_port),
+                                   max(deadline - loop.time(), 0.0))
             except TunnelExited as exited:
                 if exited.not_ready and loop.time() < deadline:
+                    retry = self.connect_to_job_retry_interval
                     self.log.info("%s: job %s cannot be reached yet, the connect-to-job "
-                                  "command says: %s; retrying in 1 s",
-                                  self._log_name, self.job_id, exited.stderr)
-                    await asyncio.sleep(1.0)
+                                  "command says: %s; retrying in %g s",
+                                  self._log_name, self.job_id, exited.stderr, retry)
+                    await asyncio.sleep(retry)
                     continue
                 if exited.port_taken and not fixed_port:
                     port_attempts += 1
@@ -76,6 +82,16 @@ class ConnectToJob:
                 raise TunnelError(self.tunnel_failed_message(exited, fixed_port)) from None
             self._tunnel, self.local_port, self.tunnel_pid = tunnel, local_port, tunnel.pid or 0
             return
+
+    def _forward_check(self: SpawnerHost, local_port: int) -> Callable[[], bool] | None:
+        """The check that the tunnel's hub side is up: its socket or hub port accepts
+        connections. None (the startup check instead) when the command names no hub
+        side of its own (no {rport}), or when something listens there already: then it
+        is not the new tunnel's, and ssh says so when it cannot listen itself."""
+        hub_socket = self.hub_socket
+        if not (hub_socket or local_port) or forward_accepts(local_port, hub_socket):
+            return None
+        return functools.partial(forward_accepts, local_port, hub_socket)
 
     def tunnel_failed_message(self: SpawnerHost, exited: TunnelExited, fixed_port: int) -> str:
         """Why the tunnel failed, in words for the user."""

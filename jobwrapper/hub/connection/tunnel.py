@@ -20,9 +20,10 @@ import shlex
 import signal
 import socket
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 STDERR_LINES_KEPT = 20
+READY_POLL = 0.05  # seconds between checks of a starting forward
 _PR_SET_PDEATHSIG = 1
 
 # What ssh prints when the hub-side port is taken (bind-then-close race, or a restart).
@@ -92,6 +93,21 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def forward_accepts(port: int, hub_socket: str = "") -> bool:
+    """Whether the hub side of a forward (`hub_socket`, else 127.0.0.1:`port`) accepts a
+    connection now. The probe connection is closed at once; through ssh it reaches the
+    server in the job, which sees a client leave without a request."""
+    family, address = ((socket.AF_UNIX, hub_socket) if hub_socket
+                       else (socket.AF_INET, ("127.0.0.1", port)))
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.settimeout(1.0)
+        try:
+            sock.connect(address)
         except OSError:
             return False
         return True
@@ -172,8 +188,20 @@ class Tunnel:
             if len(self._stderr_lines) < STDERR_LINES_KEPT:
                 self._stderr_lines.append(line.decode(errors="replace").rstrip())
 
-    async def start(self, startup_check: float) -> None:
-        """Start the process; raise TunnelExited if it ends within `startup_check` s."""
+    async def start(
+        self,
+        startup_check: float,
+        ready: Callable[[], bool] | None = None,
+        ready_wait: float = 30.0,
+    ) -> None:
+        """Start the process; raise TunnelExited if it ends before it counts as started.
+
+        Without `ready` it counts as started when it still runs after `startup_check` s.
+        With `ready` (the hub side of its forward accepts connections, which ssh allows
+        only once it is logged in to the job) it counts as started as soon as that is
+        true, mostly well before `startup_check`; a slow login is waited for up to
+        `ready_wait` s, after which it counts as started as without a check.
+        """
         self._log.info("Starting connect-to-job command: %s", shlex.join(self.argv))
         try:
             self._process = await asyncio.create_subprocess_exec(
@@ -188,12 +216,36 @@ class Tunnel:
         except OSError as error:
             raise TunnelExited(None, f"cannot run {self.argv[0]}: {error.strerror}") from None
         self._reader = asyncio.ensure_future(self._read_stderr())
-        try:
-            await asyncio.wait_for(asyncio.shield(self._process.wait()), startup_check)
-        except asyncio.TimeoutError:
+        if not await self._exits_before_started(startup_check, ready, ready_wait):
             return
         await self._drain_reader()
         raise TunnelExited(self._process.returncode, self.stderr_excerpt())
+
+    async def _exits_before_started(
+        self, startup_check: float, ready: Callable[[], bool] | None, ready_wait: float
+    ) -> bool:
+        """Whether the process ends before it counts as started (see start())."""
+        assert self._process is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (startup_check if ready is None
+                                  else max(startup_check, ready_wait))
+        exited = asyncio.ensure_future(self._process.wait())
+        try:
+            while not exited.done():
+                if ready is not None and ready():
+                    return False
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    if ready is not None:
+                        self._log.warning("connect-to-job command %s runs, but its forward "
+                                          "did not accept connections within %g s",
+                                          self._process.pid, ready_wait)
+                    return False
+                await asyncio.wait({exited}, timeout=min(remaining, READY_POLL)
+                                   if ready is not None else remaining)
+            return True
+        finally:
+            exited.cancel()
 
     async def _drain_reader(self) -> None:
         if self._reader is not None:
