@@ -8,7 +8,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from jobwrapper.hub.news import use_site_news
+from jobwrapper.hub.site.news import use_site_news
 
 DEMO_DIR = Path(__file__).resolve().parent
 NEWS = """\

@@ -32,7 +32,7 @@ from traitlets.config import Application, Configurable
 
 from jobwrapper.protocol import SAFE_NAME
 
-from . import news, profiles
+from .site import news, profiles
 
 # Names that go into submit lines as ClassAd string literals: no quotes, spaces or
 # newlines can get through, so a value can never end its line or start another one.

@@ -12,7 +12,6 @@ import pytest
 import tomllib
 from traitlets.config import Config
 
-from jobwrapper.hub import profiles
 from jobwrapper.hub.form import (
     FormError,
     ResourceForm,
@@ -22,8 +21,9 @@ from jobwrapper.hub.form import (
     render_form,
     resolved_form,
 )
+from jobwrapper.hub.site import profiles
+from jobwrapper.hub.site.tomlfile import TomlError
 from jobwrapper.hub.spawner import JobwrapperSpawner
-from jobwrapper.hub.tomlfile import TomlError
 
 FILE = """\
 [[profile]]

@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 SITE_CONFIG = """
 site = settings["site"]
-from jobwrapper.hub.news import use_site_news
+from jobwrapper.hub.site.news import use_site_news
 use_site_news(c, site["news"])
 c.JobwrapperSpawner.resource_form = True
 c.ResourceForm.max_cpus = 4

@@ -13,10 +13,10 @@ import jinja2
 import pytest
 from traitlets.config import Config
 
-from jobwrapper.hub import news
 from jobwrapper.hub.form import FormError, ResourceForm, check_maintenance, render_form
 from jobwrapper.hub.form import validate_options as validate
-from jobwrapper.hub.tomlfile import TomlError
+from jobwrapper.hub.site import news
+from jobwrapper.hub.site.tomlfile import TomlError
 
 UTC = datetime.timezone.utc
 NOW = datetime.datetime(2026, 12, 10, 6, 30, tzinfo=UTC)

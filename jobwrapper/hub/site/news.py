@@ -26,7 +26,8 @@ from traitlets.config import Configurable
 
 from .tomlfile import CachedToml, TomlError, error, locate
 
-HUB_TEMPLATES = os.path.join(os.path.dirname(__file__), "templates", "hub")
+TEMPLATES = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
+HUB_TEMPLATES = os.path.join(TEMPLATES, "hub")
 SEVERITIES = ("info", "warning", "maintenance")
 _ITEM_KEYS = ("title", "text", "severity", "start", "end", "link")
 _LINK = re.compile(r"https?://[^\s\"'<>\\]+\Z")
@@ -152,7 +153,7 @@ def maintenance_ahead(items: tuple[NewsItem, ...], now: datetime.datetime,
 
 
 _TEMPLATES = jinja2.Environment(
-    loader=jinja2.FileSystemLoader(os.path.join(os.path.dirname(__file__), "templates")),
+    loader=jinja2.FileSystemLoader(TEMPLATES),
     autoescape=True, undefined=jinja2.StrictUndefined,
 )
 
