@@ -28,7 +28,17 @@ class PoolConfig:
     """Settings of one emulated pool; tests write small delays here."""
 
     idle_delay: float = 1.0
-    """Seconds a job stays idle (JobStatus 1) before it may start: queue emulation."""
+    """Seconds a job stays idle (JobStatus 1) after it is matched before it may start
+    (claiming the slot and starting the starter; real: about 1-3 s)."""
+    negotiator_interval: float = 0.0
+    """NEGOTIATOR_INTERVAL: seconds between negotiation cycles, which match idle jobs
+    (execute/negotiator.py); 0: no cycles, a job is matched when it is submitted.
+    HTCondor's default is 60."""
+    negotiator_min_interval: float = 5.0
+    """NEGOTIATOR_MIN_INTERVAL: a requested cycle runs no sooner than this after the
+    previous one (HTCondor's default, 5)."""
+    submit_send_reschedule: bool = True
+    """SUBMIT_SEND_RESCHEDULE: condor_submit asks for a cycle at once (default True)."""
     ssh_ready_delay: float = 5.0
     """Seconds after a job starts during which condor_ssh_to_job fails (real: 5-10 s)."""
     vacate_grace: float = 600.0

@@ -14,8 +14,7 @@ import pytest
 
 from jobwrapper.hub.connection import connect as connect_module
 from jobwrapper.hub.connection.connect import ConnectToJob
-from jobwrapper.hub.connection.tunnel import forward_accepts
-from jobwrapper.hub.connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
+from jobwrapper.hub.connection.tunnel import AdoptedTunnel, Tunnel, TunnelError, forward_accepts
 
 FAKE = Path(__file__).with_name("fake_connect.py")
 

@@ -6,9 +6,15 @@ import sys
 
 from jobwrapper.localpool.commands.query import QueryUsageError
 from jobwrapper.localpool.commands.submit_file import SubmitError
-from jobwrapper.localpool.config import PoolError, PoolLayout, load_config, resolve_pool_dir
+from jobwrapper.localpool.config import (
+    PoolConfig,
+    PoolError,
+    PoolLayout,
+    load_config,
+    resolve_pool_dir,
+)
 
-TOOLS = ("condor_submit", "condor_q", "condor_rm", "condor_ssh_to_job")
+TOOLS = ("condor_submit", "condor_q", "condor_rm", "condor_ssh_to_job", "condor_reschedule")
 
 
 def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
@@ -29,7 +35,21 @@ def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
         from jobwrapper.localpool.commands.ssh_to_job import ssh_to_job
 
         return ssh_to_job(argv, layout, config)
+    if name == "condor_reschedule":
+        return reschedule(argv, layout, config)
     raise PoolError(f"unknown tool {name}; known: {', '.join(TOOLS)}")
+
+
+def reschedule(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
+    """`condor_reschedule` (no targets: the local schedd): ask for a negotiation cycle."""
+    if argv:
+        raise PoolError(f'invalid argument "{argv[0]}"; the local pool takes no targets')
+    if config.negotiator_interval > 0:
+        from jobwrapper.localpool.execute import negotiator
+
+        negotiator.request_cycle(layout)
+    print('Sent "Reschedule" command to local schedd')
+    return 0
 
 
 def run_tool(name: str, argv: list[str], pool_dir: str | None = None) -> int:

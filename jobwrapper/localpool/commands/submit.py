@@ -21,6 +21,7 @@ from jobwrapper.localpool.ads.jobad import SubmitContext, queue_ad
 from jobwrapper.localpool.ads.jobspec import build_spec
 from jobwrapper.localpool.commands.submit_file import SubmitError, expand_macros, parse_submit
 from jobwrapper.localpool.config import PoolConfig, PoolError, PoolLayout
+from jobwrapper.localpool.execute import negotiator
 from jobwrapper.localpool.execute.shadow import detach_stdio, run_shadow
 from jobwrapper.localpool.records import allocate_cluster, create_record, write_ad, write_private
 
@@ -95,6 +96,8 @@ def submit(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
     write_private(record, "spec.json", spec.to_dict())
     write_ad(record, ad)
     start_shadow(layout, config, cluster)
+    if config.submit_send_reschedule and config.negotiator_interval > 0:
+        negotiator.request_cycle(layout)  # after the shadow took charge: it sees this one
     if verbose:
         print(f"\n** Proc {cluster}.0:\n{render_ad(ad)}", flush=True)
     else:

@@ -26,7 +26,7 @@ from jobwrapper.localpool.ads.expressions import is_true
 from jobwrapper.localpool.ads.jobad import Slot, running_updates, schedd_address
 from jobwrapper.localpool.ads.jobspec import JobSpec
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
-from jobwrapper.localpool.execute import sessions, slots, starter, userlog
+from jobwrapper.localpool.execute import negotiator, sessions, slots, starter, userlog
 from jobwrapper.localpool.execute.processes import (
     become_subreaper,
     kill_all,
@@ -127,12 +127,16 @@ class Shadow:
         self.supervise(session)
 
     def wait_idle(self) -> Slot | None:
-        """Idle until the idle delay passed and the slot has room; None if removed."""
-        ready_at = self.created + self.config.idle_delay
+        """Idle until a negotiation cycle matched the job, the idle delay passed and the
+        slot has room; None if removed."""
+        ready_at = None
         while not self.remove.is_set():
             if self.record_gone():
                 os._exit(0)
-            if time.time() >= ready_at:
+            if ready_at is None:
+                matched = negotiator.matched_at(self.layout, self.config, self.created)
+                ready_at = None if matched is None else matched + self.config.idle_delay
+            if ready_at is not None and time.time() >= ready_at:
                 slot = slots.claim(self.layout, self.config, self.spec, self.mark_running)
                 if slot is not None:
                     return slot

@@ -1,0 +1,73 @@
+"""Negotiation cycles (execute/negotiator.py): when an idle job is matched, as HTCondor's
+negotiator does with NEGOTIATOR_INTERVAL, NEGOTIATOR_MIN_INTERVAL and reschedules."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from jobwrapper.localpool.config import PoolConfig
+from jobwrapper.localpool.execute.negotiator import next_cycle
+
+from .helpers import Pool, sleeper
+
+CONFIG = PoolConfig(negotiator_interval=60.0, negotiator_min_interval=5.0)
+
+
+def test_the_first_cycle_of_a_pool_runs_at_once():
+    assert next_cycle([], [], CONFIG, after=100.0) == 100.0
+
+
+def test_without_a_request_a_job_waits_for_the_next_tick_of_the_interval():
+    assert next_cycle([1000.0], [], CONFIG, after=1010.0) == 1060.0
+    assert next_cycle([1000.0], [], CONFIG, after=1130.0) == 1180.0  # ticks went on
+
+
+def test_a_request_right_after_a_cycle_waits_for_the_minimum_interval():
+    assert next_cycle([1000.0], [1001.0], CONFIG, after=1001.0) == 1005.0
+
+
+def test_a_request_long_after_the_last_cycle_runs_one_at_once():
+    assert next_cycle([1000.0], [1030.0], CONFIG, after=1030.0) == 1030.0
+
+
+def test_a_request_before_the_last_cycle_was_answered_by_it():
+    assert next_cycle([1000.0], [999.0], CONFIG, after=1010.0) == 1060.0
+
+
+def _submit_dir(pool: Pool) -> Path:
+    path = pool.root / "submit"
+    path.mkdir()
+    return path
+
+
+def _start_time(pool: Pool, cluster: int) -> float:
+    pool.wait_status(cluster, "2", timeout=30)
+    return time.time()
+
+
+def test_a_submit_right_after_a_cycle_starts_after_the_minimum_interval(
+        make_pool):
+    pool = make_pool(negotiator_interval=60, negotiator_min_interval=2)
+    tmp_path = _submit_dir(pool)
+    first = pool.submit(sleeper(30), tmp_path)
+    _start_time(pool, first)
+    submitted = time.time()
+    second = pool.submit(sleeper(30), tmp_path)
+    assert pool.status(second) == "1"
+    assert _start_time(pool, second) - submitted >= 1.0  # matched by the next cycle only
+
+
+def test_without_submit_reschedules_condor_reschedule_starts_the_waiting_job(
+        make_pool):
+    pool = make_pool(negotiator_interval=600, negotiator_min_interval=0.1,
+                     submit_send_reschedule=False)
+    tmp_path = _submit_dir(pool)
+    first = pool.submit(sleeper(30), tmp_path)  # the pool's first cycle
+    pool.wait_status(first, "2", timeout=30)
+    second = pool.submit(sleeper(30), tmp_path)
+    time.sleep(1.0)
+    assert pool.status(second) == "1"  # the next tick is 600 s away
+    result = pool.run("condor_reschedule")
+    assert (result.returncode, result.stdout) == (0, 'Sent "Reschedule" command to local schedd\n')
+    pool.wait_status(second, "2", timeout=30)
