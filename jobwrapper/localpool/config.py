@@ -8,6 +8,7 @@ change, while everyone may read them, as everyone may read a real schedd's job a
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -64,8 +65,9 @@ class PoolConfig:
     hard limit); False: no limit, as a pool without cgroups."""
     memory_poll_interval: float = 5.0
     """Seconds between two looks at a job's memory (HTCondor's CGROUP_POLLING_INTERVAL,
-    5): each look reads every process's environment and smaps, so not at every
-    periodic_interval."""
+    5), so not at every periodic_interval: each look reads the smaps of the job's
+    processes, found in /proc's process tree, which the pool reads once per interval
+    for all shadows (execute/processes.py, ProcessTable)."""
     netns: bool = False
     """Run each job in its own network namespace (root and iproute2 needed)."""
     outbound_ports: list[int] = dataclasses.field(default_factory=list)
@@ -142,6 +144,11 @@ class PoolLayout:
     def slot_lock(self) -> Path:
         return self.root / "slots.lock"
 
+    @property
+    def process_table(self) -> Path:
+        """/proc's process tree, shared by the shadows' memory looks (ProcessTable)."""
+        return self.root / "processes"
+
     def record(self, cluster: int) -> Path:
         """The queue record dir of one job."""
         return self.queue / str(cluster)
@@ -173,6 +180,10 @@ class PoolLayout:
                     os.chmod(shared_file, 0o666)  # noqa: S103 - every user locks it
                 except OSError as error:
                     raise PoolError(f"cannot create {shared_file}: {error}") from None
+        if not self.process_table.exists():  # optional: without it each look reads /proc
+            with contextlib.suppress(OSError):
+                os.close(os.open(self.process_table, os.O_WRONLY | os.O_CREAT, 0o666))
+                os.chmod(self.process_table, 0o666)  # noqa: S103 - every shadow writes it
 
 
 def resolve_pool_dir(explicit: str | None) -> Path:

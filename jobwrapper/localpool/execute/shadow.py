@@ -28,11 +28,12 @@ from jobwrapper.localpool.ads.jobspec import JobSpec
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
 from jobwrapper.localpool.execute import negotiator, sessions, slots, starter, userlog
 from jobwrapper.localpool.execute.processes import (
+    ProcessTable,
     become_subreaper,
     kill_all,
-    memory_used_mb,
     reap_children,
     signal_main,
+    tree_memory_mb,
 )
 from jobwrapper.localpool.execute.transfer import InputTransferError
 from jobwrapper.localpool.records import (
@@ -237,7 +238,8 @@ class Shadow:
         """Over the slot's memory: killed and held, with HTCondor 25's cgroup OOM message,
         HoldReasonCode 34 (JobOutOfResources), subcode 102 (Memory). No output comes back."""
         limit = int(self.ad.get("MemoryProvisioned") or self.ad.get("RequestMemory") or 0)
-        used = memory_used_mb(session, self.job.marker) if limit else 0
+        table = ProcessTable(self.layout.process_table, self.config.memory_poll_interval)
+        used = tree_memory_mb(os.getpid(), table) if limit else 0
         if not limit or used <= limit:
             return False
         slot = str(self.ad.get("RemoteHost", ""))
