@@ -137,6 +137,11 @@ class PoolLayout:
         return self.root / "execute"
 
     @property
+    def negotiator(self) -> Path:
+        """Negotiation cycles and requests (execute/negotiator.py)."""
+        return self.root / "negotiator"
+
+    @property
     def counter(self) -> Path:
         return self.root / "next_cluster"
 
@@ -163,7 +168,7 @@ class PoolLayout:
                     f"cannot create the pool dir {self.root}: {error}; "
                     "create it as root with `python -m jobwrapper.localpool init`"
                 ) from None
-        for shared in (self.queue, self.history, self.execute):
+        for shared in (self.queue, self.history, self.execute, self.negotiator):
             if not shared.is_dir():
                 try:
                     shared.mkdir(mode=0o1777)

@@ -4,12 +4,11 @@ negotiator does with NEGOTIATOR_INTERVAL, NEGOTIATOR_MIN_INTERVAL and reschedule
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from jobwrapper.localpool.config import PoolConfig
 from jobwrapper.localpool.execute.negotiator import next_cycle
 
-from .helpers import Pool, sleeper
+from .helpers import Pool, sleeper, user_dir
 
 CONFIG = PoolConfig(negotiator_interval=60.0, negotiator_min_interval=5.0)
 
@@ -35,39 +34,32 @@ def test_a_request_before_the_last_cycle_was_answered_by_it():
     assert next_cycle([1000.0], [999.0], CONFIG, after=1010.0) == 1060.0
 
 
-def _submit_dir(pool: Pool) -> Path:
-    path = pool.root / "submit"
-    path.mkdir()
-    return path
-
-
 def _start_time(pool: Pool, cluster: int) -> float:
     pool.wait_status(cluster, "2", timeout=30)
     return time.time()
 
 
-def test_a_submit_right_after_a_cycle_starts_after_the_minimum_interval(
-        make_pool):
+def test_a_submit_right_after_a_cycle_starts_after_the_minimum_interval(make_pool, users):
     pool = make_pool(negotiator_interval=60, negotiator_min_interval=2)
-    tmp_path = _submit_dir(pool)
-    first = pool.submit(sleeper(30), tmp_path)
+    alice = users[0]
+    submit_dir = user_dir(pool, alice)
+    first = pool.submit(sleeper(30), submit_dir, user=alice)
     _start_time(pool, first)
     submitted = time.time()
-    second = pool.submit(sleeper(30), tmp_path)
+    second = pool.submit(sleeper(30), submit_dir, user=alice)
     assert pool.status(second) == "1"
     assert _start_time(pool, second) - submitted >= 1.0  # matched by the next cycle only
 
 
-def test_without_submit_reschedules_condor_reschedule_starts_the_waiting_job(
-        make_pool):
+def test_without_submit_reschedules_condor_reschedule_starts_the_waiting_job(make_pool, users):
     pool = make_pool(negotiator_interval=600, negotiator_min_interval=0.1,
                      submit_send_reschedule=False)
-    tmp_path = _submit_dir(pool)
-    first = pool.submit(sleeper(30), tmp_path)  # the pool's first cycle
+    alice, bob = users
+    first = pool.submit(sleeper(30), user_dir(pool, bob), user=bob)  # the pool's first cycle
     pool.wait_status(first, "2", timeout=30)
-    second = pool.submit(sleeper(30), tmp_path)
+    second = pool.submit(sleeper(30), user_dir(pool, alice), user=alice)
     time.sleep(1.0)
     assert pool.status(second) == "1"  # the next tick is 600 s away
-    result = pool.run("condor_reschedule")
+    result = pool.run("condor_reschedule", user=alice)
     assert (result.returncode, result.stdout) == (0, 'Sent "Reschedule" command to local schedd\n')
     pool.wait_status(second, "2", timeout=30)

@@ -29,17 +29,11 @@ from jobwrapper.localpool.config import PoolConfig, PoolLayout
 KEEP_SECONDS = 3600.0  # older cycle and request files are removed by their owner
 
 
-def _dir(layout: PoolLayout) -> Path:
-    return layout.root / "negotiator"
-
-
 def _ensure_dir(layout: PoolLayout) -> Path:
-    path = _dir(layout)
-    if not path.is_dir():
-        with contextlib.suppress(FileExistsError):
-            path.mkdir(mode=0o1777)
-            os.chmod(path, 0o1777)  # noqa: S103 - sticky and shared, like the queue dir
-    return path
+    """The shared dir, made by `init` (older pools: made here if the caller may)."""
+    if not layout.negotiator.is_dir():
+        layout.ensure()
+    return layout.negotiator
 
 
 def _times(path: Path, prefix: str) -> list[float]:
