@@ -34,6 +34,7 @@ from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV, S
 
 from . import (
     api,  # noqa: F401  (installs the strict port handler)
+    fdlimit,  # noqa: F401  (raises the hub's open-file limit at start)
     inherited,
 )
 from . import secrets as hub_secrets
