@@ -47,6 +47,11 @@ LISTEN_FD = "JOBWRAPPER_LISTEN_FD"
 REPORT = "JOBWRAPPER_HUB_REPORT"
 REPORT_TIMEOUT = "JOBWRAPPER_REPORT_TIMEOUT"
 
+# -- a bench or a person -> jobwrapper (bench/launch_overhead) ---------------------------
+# When set, jobwrapper appends "STAGE MONOTONIC_NS CPU_NS PID" lines to this file as it
+# starts (job/timestamps.py); never passed on to the server it execs.
+TIMESTAMPS_ENV = "JOBWRAPPER_TIMESTAMPS"
+
 # -- names: user-chosen words that reach submit files, prompts and kernel names ---------
 SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,63}\Z")
 

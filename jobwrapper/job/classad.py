@@ -271,15 +271,28 @@ def parse_ad_text(
     return ad, _summarise(warnings)
 
 
-def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[str]]:
-    """Read and parse an ad file; raises :class:`AdFileError` with a one-line reason."""
+def read_ad_file(path: str, use_classad_module: bool = True,
+                 data: Optional[bytes] = None) -> tuple[Ad, list[str]]:
+    """Read and parse an ad file; raises :class:`AdFileError` with a one-line reason.
+
+    ``data``: the file's bytes, when ``read_ad_bytes`` read them already (job/early.py).
+    """
+    text = _ad_text(path, read_ad_bytes(path) if data is None else data)
+    ad, warnings = parse_ad_text(text, path, use_classad_module)
+    if not len(ad):
+        raise AdFileError(f"{path}: no 'Name = value' line, not a ClassAd")
+    return ad, warnings
+
+
+def read_ad_bytes(path: str) -> bytes:
+    """An ad file's bytes (at most MAX_AD_BYTES + 1); :class:`AdFileError` if unreadable."""
     try:
         # O_NONBLOCK and the S_ISREG check: a FIFO or device named as the ad must not hang us.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
         with open(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
                 raise AdFileError(f"{path}: not a regular file, not a ClassAd")
-            data = handle.read(MAX_AD_BYTES + 1)
+            return handle.read(MAX_AD_BYTES + 1)
     except FileNotFoundError:
         raise AdFileError(f"{path}: the file does not exist") from None
     except IsADirectoryError:
@@ -288,6 +301,9 @@ def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[s
         raise AdFileError(f"{path}: permission denied") from None
     except OSError as error:
         raise AdFileError(f"{path}: cannot be read ({error.strerror})") from None
+
+
+def _ad_text(path: str, data: bytes) -> str:
     if len(data) > MAX_AD_BYTES:
         raise AdFileError(f"{path}: larger than {MAX_AD_BYTES // 1024 // 1024} MiB, not a ClassAd")
     if b"\0" in data:
@@ -295,10 +311,7 @@ def read_ad_file(path: str, use_classad_module: bool = True) -> tuple[Ad, list[s
     text = data.decode("utf-8", errors="replace")
     if not text.strip():
         raise AdFileError(f"{path}: the file is empty")
-    ad, warnings = parse_ad_text(text, path, use_classad_module)
-    if not len(ad):
-        raise AdFileError(f"{path}: no 'Name = value' line, not a ClassAd")
-    return ad, warnings
+    return text
 
 
 def parse_environment(value: str) -> dict[str, str]:

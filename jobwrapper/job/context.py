@@ -232,7 +232,8 @@ def _read_first_line(path: str) -> Optional[str]:
 
 
 def _load_ad(environ: Mapping[str, str], variable: str, fallback_name: str,
-             scratch_dir: Optional[str], warnings: list[str]) -> tuple[Ad, bool]:
+             scratch_dir: Optional[str], warnings: list[str],
+             ad_bytes: Mapping[str, bytes]) -> tuple[Ad, bool]:
     path, origin = environ.get(variable), f"from {variable}"
     if not path and scratch_dir:
         # The starter always writes its ads here; the variable alone can get lost.
@@ -242,7 +243,7 @@ def _load_ad(environ: Mapping[str, str], variable: str, fallback_name: str,
     if not path:
         return Ad(source=variable), False
     try:
-        ad, ad_warnings = read_ad_file(path)
+        ad, ad_warnings = read_ad_file(path, data=ad_bytes.get(path))
     except AdFileError as error:
         warnings.append(f"{error} ({origin}); using the fallbacks in docs/job.md")
         return Ad(source=path), True
@@ -310,12 +311,19 @@ def _dedupe(items: list[str]) -> list[str]:
 
 
 def read_context(environ: Mapping[str, str], config: SiteConfig,
-                 host: Optional[HostLimits] = None) -> JobContext:
-    """Read the job: ads named by the environment, the scratch dir, the site config."""
+                 host: Optional[HostLimits] = None,
+                 ad_bytes: Optional[Mapping[str, bytes]] = None) -> JobContext:
+    """Read the job: ads named by the environment, the scratch dir, the site config.
+
+    ``ad_bytes``: ad files read already, by path (job/early.py): each file is read once.
+    """
     warnings: list[str] = []
+    ad_bytes = ad_bytes or {}
     scratch_dir = environ.get("_CONDOR_SCRATCH_DIR") or None
-    job_ad, has_job = _load_ad(environ, "_CONDOR_JOB_AD", ".job.ad", scratch_dir, warnings)
-    machine_ad, _ = _load_ad(environ, "_CONDOR_MACHINE_AD", ".machine.ad", scratch_dir, warnings)
+    job_ad, has_job = _load_ad(environ, "_CONDOR_JOB_AD", ".job.ad", scratch_dir, warnings,
+                               ad_bytes)
+    machine_ad, _ = _load_ad(environ, "_CONDOR_MACHINE_AD", ".machine.ad", scratch_dir,
+                             warnings, ad_bytes)
     host = host or read_host_limits()
     resources, resource_warnings = read_resources(job_ad, machine_ad, host, config, environ)
     warnings.extend(resource_warnings)

@@ -107,16 +107,66 @@ def module_environ(environ: Mapping[str, str], lmod_cmd: str,
 
 def _run_lmod(lmod_cmd: str, args: Sequence[str], environ: Mapping[str, str]
               ) -> subprocess.CompletedProcess[str]:
+    """``lmod python ARGS``: the process started early for exactly this, else a new one."""
+    process = _take_started(lmod_cmd, args, environ)
     try:
-        return subprocess.run([lmod_cmd, "python", *args], env=dict(environ),
-                              capture_output=True, text=True, timeout=_TIMEOUT, check=False)
-    except subprocess.TimeoutExpired:
-        raise EnvironmentSetupError(
-            f"{lmod_cmd}: 'module {' '.join(args)}' did not finish in {_TIMEOUT:.0f} s; "
-            "check the module path (a slow or hung file system?)") from None
+        process = process or _popen_lmod(lmod_cmd, args, environ)
     except OSError as error:
         raise EnvironmentSetupError(f"{lmod_cmd}: cannot run Lmod ({error.strerror}); "
                                     "fix lmod.lmod_cmd in the site config") from None
+    # What subprocess.run(capture_output=True, timeout=...) does, for either process.
+    with process:
+        try:
+            stdout, stderr = process.communicate(timeout=_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise EnvironmentSetupError(
+                f"{lmod_cmd}: 'module {' '.join(args)}' did not finish in {_TIMEOUT:.0f} s; "
+                "check the module path (a slow or hung file system?)") from None
+        except BaseException:
+            process.kill()
+            raise
+    return subprocess.CompletedProcess(process.args, process.poll(), stdout, stderr)
+
+
+def _popen_lmod(lmod_cmd: str, args: Sequence[str], environ: Mapping[str, str]
+                ) -> subprocess.Popen[str]:
+    return subprocess.Popen([lmod_cmd, "python", *args], env=dict(environ),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+# Lmod runs started ahead of need (job/early.py): (lmod_cmd, args, environ, process).
+_started: list[tuple[str, tuple[str, ...], dict[str, str], subprocess.Popen[str]]] = []
+
+
+def start_lmod(lmod_cmd: str, args: Sequence[str], environ: Mapping[str, str]) -> None:
+    """Start ``lmod python ARGS`` now, for a later ``_run_lmod`` of exactly the same
+    command in exactly the same environment (any other run does not use it). A start
+    that fails is forgotten: the run that needs Lmod then reports it as always."""
+    try:
+        process = _popen_lmod(lmod_cmd, args, environ)
+    except OSError:
+        return
+    _started.append((lmod_cmd, tuple(args), dict(environ), process))
+
+
+def _take_started(lmod_cmd: str, args: Sequence[str], environ: Mapping[str, str]
+                  ) -> Optional[subprocess.Popen[str]]:
+    for index, (command, started_args, started_environ, process) in enumerate(_started):
+        if (command, started_args, started_environ) == (lmod_cmd, tuple(args), dict(environ)):
+            del _started[index]
+            return process
+    return None
+
+
+def discard_started() -> None:
+    """End and reap the early Lmod runs nobody asked for (a guess that was wrong)."""
+    while _started:
+        process = _started.pop()[3]
+        with process:
+            process.kill()
+            process.wait()
 
 
 def available_modules(lmod_cmd: str, environ: Mapping[str, str]) -> list[str]:

@@ -13,19 +13,29 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Callable, Optional, TypeVar
 
-from jobwrapper.config import load_config
+from jobwrapper.config import SiteConfig, load_config
 from jobwrapper.errors import JobError
 from jobwrapper.job.apply import apply_setup
 from jobwrapper.job.context import JobContext, read_context
 from jobwrapper.job.plan import Setup, fallback_root, plan
+from jobwrapper.job.timestamps import stamp
 
 Planned = TypeVar("Planned")
 
 
-def read(environ: Optional[Mapping[str, str]] = None) -> JobContext:
-    """The read stage, from this process's environment by default."""
+def read(environ: Optional[Mapping[str, str]] = None,
+         config: Optional[SiteConfig] = None,
+         ad_bytes: Optional[Mapping[str, bytes]] = None) -> JobContext:
+    """The read stage, from this process's environment by default. ``config`` and
+    ``ad_bytes`` (ad files by path): what was read already (job/early.py), as each
+    file is read once."""
     environ = os.environ if environ is None else environ
-    return read_context(environ, load_config(environ.get("JOBWRAPPER_CONFIG") or None))
+    if config is None:
+        config = load_config(environ.get("JOBWRAPPER_CONFIG") or None)
+        stamp("config")
+    context = read_context(environ, config, ad_bytes=ad_bytes)
+    stamp("ads")
+    return context
 
 
 def apply_planned(context: JobContext, planned: Planned,

@@ -8,6 +8,7 @@ between, and a taken port is an error, never a silent move.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import json
@@ -22,11 +23,17 @@ from jobwrapper import protocol
 from jobwrapper.errors import ServerError
 from jobwrapper.job.apply import make_private_dir, write_private_file
 from jobwrapper.job.plan import Setup
+from jobwrapper.job.timestamps import stamp
 from jobwrapper.notebook import kernels, server
 from jobwrapper.notebook.plan import NotebookPlan
 
 TOKEN_FILE = "lab-token"  # noqa: S105 - a file name, not a token
 LOCAL_PORT = 8888
+
+
+def new_token() -> str:
+    """A fresh lab token: ``secrets.token_urlsafe(32)``, without loading hashlib and hmac."""
+    return base64.urlsafe_b64encode(os.urandom(32)).rstrip(b"=").decode("ascii")
 
 
 def _write_json(path: str, data: object) -> None:
@@ -137,6 +144,7 @@ def server_environment(setup: Setup, plan: NotebookPlan, base: Mapping[str, str]
     env.pop("JUPYTERHUB_ROOT_DIR", None)  # the notebook dir is the scratch dir's jupyter/
     env.pop(server.SERVER_MODE_ENV, None)  # read by the plan; kernels need not see it
     env.pop(server.SERVER_BIND_ENV, None)  # the same
+    env.pop(protocol.TIMESTAMPS_ENV, None)  # our start's timing, not the server's
     if plan.kind == "singleuser":
         env["JUPYTERHUB_SERVICE_URL"] = server.service_url(
             env.get("JUPYTERHUB_SERVICE_URL", ""), server.LOOPBACK if plan.socket_path
@@ -201,6 +209,7 @@ def exec_server(setup: Setup, plan: NotebookPlan, secrets: Mapping[str, str],
     # transferred notebook dir, so that what they write comes back with ~/jupyter.
     with contextlib.suppress(OSError):
         os.chdir(plan.root_dir)
+    stamp("exec")
     try:
         os.execvpe(plan.argv[0], list(plan.argv), env)  # noqa: S606 - exec is the point
     except OSError as error:

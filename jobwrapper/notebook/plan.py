@@ -18,6 +18,7 @@ from jobwrapper.job.context import JobContext
 from jobwrapper.job.environment import EnvironmentChanges, add_environment, read_environment
 from jobwrapper.job.modules import kernel_relevant
 from jobwrapper.job.plan import Setup
+from jobwrapper.job.timestamps import stamp
 from jobwrapper.notebook import kernels, server
 from jobwrapper.protocol import SYNC_ENV
 
@@ -99,6 +100,7 @@ def read_notebook(context: JobContext, secrets: Optional[dict[str, str]] = None
                   ) -> NotebookInputs:
     """The read stage for the notebook commands."""
     environment = read_environment(context)
+    stamp("lmod")
     templates, programs = read_kernels(context, environment)
     return NotebookInputs(environment, templates, programs, secrets or {},
                           server.login_shell(os.getuid()))
