@@ -34,8 +34,10 @@ from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV, S
 
 from . import (
     api,  # noqa: F401  (installs the strict port handler)
+    childwatch,  # noqa: F401  (no thread per child process, Python < 3.12)
     fdlimit,  # noqa: F401  (raises the hub's open-file limit at start)
     inherited,
+    sqlitewal,  # noqa: F401  (the hub's SQLite in WAL mode)
 )
 from . import secrets as hub_secrets
 from .connection.connect import ConnectToJob

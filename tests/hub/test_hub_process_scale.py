@@ -1,0 +1,79 @@
+"""What the hub process sets at start for many notebooks: child processes watched
+without a thread each (childwatch.py) and its SQLite database in WAL mode
+(sqlitewal.py). bench/scale measured both with 400 notebooks."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+from sqlalchemy import text
+
+from jobwrapper import compat
+
+CHILDREN = """
+import asyncio, json, sys, threading
+from jobwrapper.hub import childwatch
+
+async def main():
+    installed = childwatch.use_pidfd_watcher() if sys.argv[1] == "pidfd" else False
+    before = threading.active_count()
+    children = [await asyncio.create_subprocess_exec("sleep", "0.5") for _ in range(20)]
+    during = threading.active_count()
+    codes = [await child.wait() for child in children]
+    return installed, during - before, codes
+
+print(json.dumps(asyncio.run(main())))
+"""
+
+
+def run_children(mode: str) -> tuple[bool, int, list[int]]:
+    out = subprocess.run([sys.executable, "-c", CHILDREN, mode], capture_output=True,
+                         text=True, check=True).stdout
+    return tuple(json.loads(out))
+
+
+def test_running_children_hold_no_thread_each():
+    installed, extra_threads, codes = run_children("pidfd")
+    if sys.version_info < (3, 12):
+        assert installed
+    assert extra_threads == 0 and codes == [0] * 20
+
+
+def test_without_it_python_before_312_starts_a_thread_per_child():
+    if sys.version_info >= (3, 12):
+        return
+    _, extra_threads, codes = run_children("default")
+    assert extra_threads == 20 and codes == [0] * 20  # what childwatch.py avoids
+
+
+def fake_app(path: Path) -> SimpleNamespace:
+    from jupyterhub import orm
+
+    session = orm.new_session_factory(f"sqlite:///{path}")()
+    return SimpleNamespace(db=session, log=logging.getLogger("test"))
+
+
+def test_the_hubs_sqlite_runs_in_wal_mode_with_normal_sync(tmp_path: Path):
+    from jobwrapper.hub.sqlitewal import use_wal
+
+    app = fake_app(tmp_path / "jupyterhub.sqlite")
+    assert app.db.execute(text("PRAGMA journal_mode")).scalar() == "delete"
+    assert use_wal(app)
+    assert app.db.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+    assert app.db.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
+    with app.db.get_bind().connect() as other:  # every later connection too
+        assert other.execute(text("PRAGMA synchronous")).scalar() == 1
+    app.db.close()
+
+
+def test_both_run_at_hub_start():
+    import jobwrapper.hub.spawner  # noqa: F401
+    from jobwrapper.hub.childwatch import use_pidfd_watcher
+    from jobwrapper.hub.sqlitewal import use_wal
+
+    assert use_pidfd_watcher in compat._START_CHECKS and use_wal in compat._START_CHECKS
