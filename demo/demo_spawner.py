@@ -28,6 +28,7 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
         f"{bin_dir}/condor_q {{job_ids}} -af:j JobStatus RemoteHost"
         if os.environ.get("JOBWRAPPER_DEMO_QUERY_ALL", "1") != "0" else "")
     c.JobwrapperSpawner.batch_cancel_cmd = f"{bin_dir}/condor_rm {{job_id}}"
+    c.JobwrapperSpawner.batch_hold_reason_cmd = f"{bin_dir}/condor_q {{job_id}} -af HoldReason"
     c.JobwrapperSpawner.connect_to_job_cmd = (
         f'{bin_dir}/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
         '-L {port}:localhost:{rport}" {job_id}')
