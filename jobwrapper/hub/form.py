@@ -32,7 +32,7 @@ from traitlets.config import Application, Configurable
 
 from jobwrapper.protocol import SAFE_NAME
 
-from .site import news, profiles
+from .site import news, poolstatus, profiles
 
 # Names that go into submit lines as ClassAd string literals: no quotes, spaces or
 # newlines can get through, so a value can never end its line or start another one.
@@ -308,11 +308,13 @@ def render_form(
     form: ResourceForm, last: Optional[Mapping[str, Any]] = None, notice: str = "",
     presets: tuple[profiles.Profile, ...] = (), maintenance: tuple[news.NewsItem, ...] = (),
     now: Optional[datetime.datetime] = None, refuse: bool = False,
+    pool: Optional[poolstatus.PoolFree] = None,
 ) -> str:
     """The form's HTML, pre-filled with ``last`` (the stored user_options) where valid;
     ``notice`` (plain text, escaped here) above it, e.g. why the last server stopped;
     ``presets`` as a profile choice; the ``maintenance`` items a runtime may reach,
-    with a warning for the pre-filled runtime (the form's script updates it)."""
+    with a warning for the pre-filled runtime (the form's script updates it); with
+    ``pool`` (the pool's free resources) how many slots could start each choice now."""
     memory = sorted(form.memory_choices_mb)
     now = now or datetime.datetime.now(datetime.timezone.utc)
     chosen = remembered_choices(last, form)
@@ -335,7 +337,26 @@ def render_form(
         windows=windows,
         warning=maintenance_message(ahead, now, refuse) if ahead else "",
         refuse=refuse,
+        pool=_pool_view(pool, form, memory),
     )
+
+
+def _pool_view(pool: Optional[poolstatus.PoolFree], form: ResourceForm,
+               memory: list[int]) -> Optional[dict[str, Any]]:
+    """What the form shows of the pool's free resources: slots free per choice (each
+    alone), the free slots for the script's count of the chosen combination."""
+    if pool is None:
+        return None
+    taken = datetime.datetime.fromtimestamp(pool.taken, datetime.timezone.utc)
+    return {
+        "summary": poolstatus.summary(pool, ("cpus", "memory", "gpus") if form.max_gpus
+                                      else ("cpus", "memory")),
+        "when": taken.strftime("%H:%M:%S UTC"),
+        "cpus": {n: pool.count(cpus=n) for n in form.cpu_options()},
+        "memory": {mb: pool.count(memory=mb) for mb in memory},
+        "gpus": pool.count(gpus=1) if form.max_gpus else 0,
+        "slots": pool.as_list(),
+    }
 
 
 def maintenance_message(item: news.NewsItem, now: datetime.datetime, refuse: bool) -> str:
@@ -431,7 +452,9 @@ def options_form(spawner: Any) -> str:
     notice = stop_reason_notice() if callable(stop_reason_notice) else ""
     form, presets = _for_user(spawner)
     maintenance, refuse = _maintenance(spawner)
-    return render_form(form, last, notice, presets, maintenance, refuse=refuse)
+    pool_free = getattr(spawner, "pool_free_cached", None)
+    pool = pool_free() if callable(pool_free) else None
+    return render_form(form, last, notice, presets, maintenance, refuse=refuse, pool=pool)
 
 
 def _validated(raw: Mapping[str, Any], spawner: Any) -> dict[str, Any]:

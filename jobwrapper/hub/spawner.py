@@ -47,6 +47,8 @@ from .connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 from .formhooks import FormDefaults
 from .jobcontrol import JobControl, SpawnFailed
 from .jupytersync import JupyterSync
+from .site.readynotice import ReadyNotice
+from .site.waiting import WaitReasons
 from .stopreason import StopReasons
 from .submit import (
     DEFAULT_TEMPLATE,
@@ -60,7 +62,8 @@ __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
 class JobwrapperSpawner(
-    StopReasons, FormDefaults, SocketMode, ConnectToJob, JupyterSync, JobControl, CondorSpawner
+    StopReasons, FormDefaults, SocketMode, ConnectToJob, JupyterSync, WaitReasons, ReadyNotice,
+    JobControl, CondorSpawner
 ):
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
@@ -304,9 +307,23 @@ class JobwrapperSpawner(
         """Whether a connect-to-job command is configured (else direct mode)."""
         return bool(self.connect_to_job_cmd.strip())
 
+    async def get_options_form(self) -> str:
+        """The form, with the pool's free resources no older than pool_status_max_age
+        (one cached condor_status for the hub, site/poolstatus.py)."""
+        if self.resource_form:
+            await self.pool_free()
+        return await super().get_options_form()
+
     async def start(self) -> tuple[str, int] | str:
         """Prepare files, submit, wait for the job and its port or socket, connect;
-        (ip, port), or in socket mode the `http+unix://` URL of the hub-side socket."""
+        (ip, port), or in socket mode the `http+unix://` URL of the hub-side socket.
+        A spawn that took long runs the site's ready_notify_cmd (site/readynotice.py)."""
+        began = asyncio.get_running_loop().time()
+        result = await self._start_job()
+        self.notify_ready(asyncio.get_running_loop().time() - began)
+        return result
+
+    async def _start_job(self) -> tuple[str, int] | str:
         self._events = []
         self._events_changed = asyncio.Event()
         self._port_reported = asyncio.Event()
@@ -346,6 +363,7 @@ class JobwrapperSpawner(
             return "127.0.0.1", self.local_port
         finally:
             self._starting = False
+            self.stop_watch_wait()
 
     def _job_environment(self) -> tuple[dict[str, str], dict[str, str]]:
         """(public, secret) parts of the server's environment."""
@@ -407,6 +425,7 @@ class JobwrapperSpawner(
             if status == JobStatus.PENDING and not said_idle:
                 self._event(20, f"Job {self.job_id} is idle in the queue, waiting for a free slot.")
                 said_idle = True
+                self.watch_wait()  # says why, if it stays idle (site/waiting.py)
             elif status == JobStatus.NOTFOUND:
                 raise SpawnFailed(await self.explain_gone("before the notebook server started"))
             if await self._reported_within(interval):

@@ -21,7 +21,7 @@ def test_install_bin_writes_executable_shims_with_the_pool_dir_baked_in(tmp_path
     )
     names = sorted(Path(line).name for line in result.stdout.split())
     assert names == ["condor_q", "condor_reschedule", "condor_rm", "condor_ssh_to_job",
-                     "condor_submit"]
+                     "condor_status", "condor_submit"]
     shim = (tmp_path / "bin" / "condor_q").read_text()
     assert shim.startswith(f"#!{shim_interpreter()}\n")
     assert repr(str(pool_dir)) in shim

@@ -14,7 +14,8 @@ from jobwrapper.localpool.config import (
     resolve_pool_dir,
 )
 
-TOOLS = ("condor_submit", "condor_q", "condor_rm", "condor_ssh_to_job", "condor_reschedule")
+TOOLS = ("condor_submit", "condor_q", "condor_rm", "condor_ssh_to_job", "condor_reschedule",
+         "condor_status")
 
 
 def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
@@ -37,6 +38,10 @@ def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
         return ssh_to_job(argv, layout, config)
     if name == "condor_reschedule":
         return reschedule(argv, layout, config)
+    if name == "condor_status":
+        from jobwrapper.localpool.commands.status import status
+
+        return status(argv, layout, config)
     raise PoolError(f"unknown tool {name}; known: {', '.join(TOOLS)}")
 
 

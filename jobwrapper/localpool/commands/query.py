@@ -6,6 +6,8 @@ nothing and the exit code is still 0. `-format FMT EXPR` prints FMT (printf-like
 one conversion, `\\n` and `\\t` escapes) with EXPR's value and is skipped silently
 when EXPR is undefined; `-af` prints values separated by spaces, `undefined` for
 missing ones (`-af:j` puts the job id first, `-af:t` separates with tabs).
+`-better-analyze` (or `-analyze`) says why a job runs or waits, in HTCondor 25's
+layout (analyze.py).
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def _render(value: Any) -> str:
 
 def _parse_argv(argv: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {"formats": [], "autoformat": None, "long": False, "all": False,
-                               "ids": [], "owners": []}
+                               "ids": [], "owners": [], "analyze": False}
     index = 0
     while index < len(argv):
         arg = argv[index]
@@ -100,6 +102,8 @@ def _parse_argv(argv: list[str]) -> dict[str, Any]:
             continue
         if lowered in ("-l", "-long"):
             options["long"] = True
+        elif lowered in ("-better-analyze", "-analyze", "-better-analyse", "-analyse"):
+            options["analyze"] = True
         elif lowered in ("-all", "-allusers", "-nobatch", "-totals", "-global", "-wide"):
             options["all"] = options["all"] or lowered.startswith("-all")
         elif lowered in ("-constraint", "-name", "-pool"):
@@ -165,6 +169,13 @@ def query(argv: list[str], layout: PoolLayout) -> int:
     options = _parse_argv(argv)
     jobs = select_jobs(layout, options)
     out = sys.stdout
+    if options["analyze"]:
+        from jobwrapper.localpool.commands.analyze import analyze_jobs
+        from jobwrapper.localpool.config import load_config
+
+        analyze_jobs(jobs, layout, load_config(layout.root), out)
+        out.flush()
+        return 0
     for job in jobs:
         if options["long"]:
             out.write(render_ad(job.ad) + "\n")
