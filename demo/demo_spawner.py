@@ -29,6 +29,13 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
         if os.environ.get("JOBWRAPPER_DEMO_QUERY_ALL", "1") != "0" else "")
     c.JobwrapperSpawner.batch_cancel_cmd = f"{bin_dir}/condor_rm {{job_id}}"
     c.JobwrapperSpawner.batch_hold_reason_cmd = f"{bin_dir}/condor_q {{job_id}} -af HoldReason"
+    # Why a job waits (condor_q -better-analyze, after 10 s idle) and the pool's free
+    # resources on the form (one condor_status for the hub, cached 30 s): docs/hub.md.
+    c.JobwrapperSpawner.wait_analysis_cmd = f"{bin_dir}/condor_q -better-analyze {{job_id}}"
+    c.JobwrapperSpawner.wait_analysis_after = 10.0
+    c.JobwrapperSpawner.pool_status_cmd = (
+        f"{bin_dir}/condor_status -af Name SlotType State Cpus Memory GPUs TotalSlotCpus "
+        "TotalSlotMemory TotalSlotGPUs")
     c.JobwrapperSpawner.connect_to_job_cmd = (
         f'{bin_dir}/condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes '
         '-L {port}:localhost:{rport}" {job_id}')
