@@ -233,3 +233,29 @@ def test_use_ready_notice_keeps_the_sites_templates(tmp_path: Path):
 def test_the_pending_templates_hold_no_server_value(name: str):
     text = (Path(PENDING_TEMPLATES) / name).read_text()
     assert "{{" not in text.replace("{{ super() }}", "")
+
+
+def test_the_hub_runs_few_analyses_at_once(monkeypatch):
+    from jobwrapper.hub.site import waiting
+
+    running, most = [0], [0]
+
+    async def fake_run(argv, env, stdin=None):
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await asyncio.sleep(0.05)
+        running[0] -= 1
+        return recorded("analyze_busy.txt")
+
+    monkeypatch.setattr(waiting, "run_command", fake_run)
+    spawners = [make_spawner(pool_status_cmd="", wait_analysis_max_concurrent=2)
+                for _ in range(6)]
+    for number, spawner in enumerate(spawners):
+        spawner.job_id = str(100 + number)
+
+    async def scenario():
+        return await asyncio.gather(*(s.wait_reason() for s in spawners))
+
+    said = asyncio.run(scenario())
+    assert most[0] == 2
+    assert said[0] == "Job 100 waits for a free slot: the 1 slot that could run it is busy now."

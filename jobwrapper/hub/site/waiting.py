@@ -23,7 +23,7 @@ import re
 import shlex
 from typing import Any, Optional
 
-from traitlets import Float, HasTraits, Unicode
+from traitlets import Float, HasTraits, Integer, Unicode
 
 from ..connection.tunnel import CommandTemplateError, format_command
 from ..jobcontrol import BatchCommandError, run_command
@@ -268,6 +268,20 @@ def explain(job_id: str, analysis: Analysis, free: Optional[PoolFree] = None) ->
 
 # ---- the spawner's part ---------------------------------------------------------------
 
+_LIMITS: dict[tuple[object, int], asyncio.Semaphore] = {}
+
+
+def _limit(count: int) -> asyncio.Semaphore:
+    """The hub's semaphore for wait analyses (one per event loop and limit)."""
+    loop = asyncio.get_running_loop()
+    key = (loop, max(1, count))
+    if key not in _LIMITS:
+        for old in [k for k in _LIMITS if k[0] is not loop]:
+            del _LIMITS[old]
+        _LIMITS[key] = asyncio.Semaphore(key[1])
+    return _LIMITS[key]
+
+
 def _hub_env(keep: list[str]) -> dict[str, str]:
     return {name: os.environ[name] for name in keep if name in os.environ}
 
@@ -290,6 +304,12 @@ class WaitReasons(HasTraits):
 
     wait_analysis_interval = Float(
         60.0, help="Seconds between two analyses of the same idle job (at least 5).",
+    ).tag(config=True)
+
+    wait_analysis_max_concurrent = Integer(
+        2,
+        help="""At most this many wait_analysis_cmd runs at once for the whole hub; more
+        idle jobs wait their turn (each run is a schedd and a collector query).""",
     ).tag(config=True)
 
     pool_status_cmd = Unicode(
@@ -351,7 +371,8 @@ class WaitReasons(HasTraits):
         try:
             argv = format_command(self.batch_query_all_exec_prefix, {})
             argv += format_command(self.wait_analysis_cmd, {"job_id": self.job_id})
-            output = await run_command(argv, _hub_env(list(self.batch_env_keep)))
+            async with _limit(self.wait_analysis_max_concurrent):
+                output = await run_command(argv, _hub_env(list(self.batch_env_keep)))
         except (BatchCommandError, CommandTemplateError) as error:
             self.log.info("%s: asking why job %s waits: %s", self._log_name, self.job_id,
                           error)
