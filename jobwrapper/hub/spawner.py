@@ -347,6 +347,7 @@ class JobwrapperSpawner(
             await self.submit_job(self._submit_description(environment))
             self._event(10, f"Submitted job {self.job_id} to the HTCondor pool.")
             self.job_host = await self._wait_until_running()
+            self.stop_watch_wait()
             self._event(40, f"Job {self.job_id} is running on {self.job_host}.")
             await self._wait_for_port()
             if self.job_socket:
@@ -521,7 +522,11 @@ class JobwrapperSpawner(
             await self.remove_job_quietly()
             await self.wait_until_gone(self.stop_timeout)
         if reason in END_REASONS:
-            message = (f"Your notebook job {job_id} ended: {END_REASONS[reason]}. Files "
+            from .site import sessiontime
+
+            said = (sessiontime.idle_end_text(sessiontime.idle_minutes(self))
+                    if reason == "idle" else END_REASONS[reason])
+            message = (f"Your notebook job {job_id} ended: {said}. Files "
                        f"saved in jupyter/ are back in ~/jupyter.")
         else:
             message = (f"Your notebook job {job_id} ended: its notebook server exited "

@@ -202,13 +202,16 @@ def test_the_wait_is_explained_once_per_change(tmp_path: Path):
                            wait_analysis_after=0.0, wait_analysis_interval=0.0,
                            pool_status_cmd="")
     spawner.job_id = "148"
+    spawner._starting = True
 
     async def scenario():
         spawner.watch_wait()
         await asyncio.sleep(0.5)
-        spawner.stop_watch_wait()
+        spawner._starting = False  # stop() during the wait: the loop ends by itself
+        await asyncio.sleep(5.5)
+        return spawner._wait_watch.done()
 
-    asyncio.run(scenario())
+    assert asyncio.run(scenario())
     said = [event["message"] for event in spawner._events]
     assert said == ["Job 148 cannot start: no slot in the pool has 4 GPUs. Stop it and "
                     "choose less."]

@@ -393,7 +393,7 @@ class WaitReasons(HasTraits):
     async def _explain_wait(self: Any) -> None:
         said = ""
         await asyncio.sleep(max(0.0, self.wait_analysis_after))
-        while True:
+        while getattr(self, "_starting", True):  # stop() ends a start: and this
             try:
                 text = await self.wait_reason()
             except Exception:  # never break a spawn for an explanation
