@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 
 import pytest
 from conftest import USER, demohub
@@ -63,3 +64,49 @@ def test_free_slots_on_the_form_and_a_notification_when_ready(hub: demohub.Hub,
     assert notes == [{"title": "Your notebook is ready",
                       "body": "It has started; click to open it."}]
     stop_from_home(page, hub)
+
+
+def test_the_spawn_page_says_why_it_waits_and_notifies_when_it_starts(hub: demohub.Hub,
+                                                                       browser_page):
+    """The pool shrunk to 1 CPU, held by the user's named server "busy": the default
+    server's page says why it waits (after the demo's 10 s), and once "busy" stops,
+    the browser tells the user it is ready."""
+    from jobwrapper.localpool.admin import init_pool
+    from jobwrapper.localpool.config import PoolLayout, load_config
+
+    layout = PoolLayout(hub.demo.pool_dir)
+    cpus = load_config(layout.root).slot_cpus
+    init_pool(layout, {"slot_cpus": "1"})
+    page = browser_page
+    page.context.add_init_script(FAKE_NOTIFICATIONS)
+    try:
+        status, _ = hub.api("POST", f"/users/{USER}/servers/busy", {})
+        assert status in (201, 202)
+        deadline = time.monotonic() + SPAWN_TIMEOUT / 1000
+        while not (hub.api("GET", f"/users/{USER}")[1]["servers"].get("busy") or {}).get(
+                "ready"):
+            assert time.monotonic() < deadline, "the named server did not start"
+            time.sleep(0.5)
+        log_in(page, hub)
+        open_form(page, hub)
+        submit_form(page)
+        page.wait_for_url(re.compile(rf".*/hub/spawn-pending/{USER}.*"))
+        page.locator("#jw-notify-btn").click()
+        message = page.locator("#progress-message")
+        page.wait_for_function(
+            "document.getElementById('progress-message').textContent"
+            ".includes('waits for a free slot')", timeout=60_000)
+        assert message.inner_text().endswith(
+            "waits for a free slot: the 1 slot that could run it is busy now (none has "
+            "1 CPU free).")
+        assert "is idle in the queue" in page.locator("#progress-log").text_content()
+        status, _ = hub.api("DELETE", f"/users/{USER}/servers/busy")
+        assert status in (202, 204)
+        page.wait_for_url(re.compile(rf".*/user/{USER}/lab.*"), timeout=SPAWN_TIMEOUT)
+        notes = json.loads(page.evaluate("sessionStorage.getItem('jw-notes') || '[]'"))
+        assert [note["title"] for note in notes] == ["Your notebook is ready"]
+        stop_from_home(page, hub)
+    finally:
+        init_pool(layout, {"slot_cpus": str(cpus)})
+        if hub.api("GET", f"/users/{USER}")[1]["servers"].get("busy"):
+            hub.api("DELETE", f"/users/{USER}/servers/busy")
