@@ -311,7 +311,7 @@ class JobwrapperSpawner(
         """The form, with the pool's free resources no older than pool_status_max_age
         (one cached condor_status for the hub, site/poolstatus.py)."""
         if self.resource_form:
-            await self.pool_free()
+            await self.pool_free(timeout=2.0)  # a slow condor_status: the last answer
         return await super().get_options_form()
 
     async def start(self) -> tuple[str, int] | str:
