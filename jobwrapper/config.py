@@ -132,6 +132,46 @@ class ShutdownSettings:
 
 
 @dataclass(frozen=True)
+class IdleSettings:
+    """[idle]: kernels culled and the server ended after a time without activity."""
+
+    kernel_minutes: int = setting(
+        0, "int",
+        "Kernels idle this long are shut down (jupyter-server's culler); 0: never.")
+    kernel_check_seconds: int = setting(
+        300, "int", "How often idle kernels are looked for (MappingKernelManager.cull_interval).")
+    cull_connected: bool = setting(
+        False, "bool", "Cull idle kernels even while a browser tab is connected to them.")
+    server_minutes: int = setting(
+        0, "int",
+        "The server ends itself (as on SIGTERM, ~/jupyter comes back) after this long "
+        "without activity; 0: never. The hub's JOBWRAPPER_IDLE_MINUTES wins.")
+    server_seconds: int = setting(
+        0, "int", "Instead of server_minutes: seconds (short test jobs); 0: not used.")
+    warn_minutes: list[int] = setting(
+        [10], "list[int]", "Minutes before the idle end at which users are warned.")
+    warn_seconds: list[int] = setting(
+        [], "list[int]", "Extra warning times in seconds before the idle end (short tests).")
+    check_seconds: int = setting(
+        30, "int", "How often the server checks for activity (at most this late).")
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """[runtime]: a running session asking for more time (docs/shutdown.md)."""
+
+    check_seconds: int = setting(
+        300, "int",
+        "How often the job re-reads its runtime limit from HTCondor (condor_chirp "
+        "get_job_attr), so that a limit raised with condor_qedit -forward is followed; 0: "
+        "only after a request from JupyterLab.")
+    chirp: str = setting(
+        "", "str",
+        "The condor_chirp program (an absolute path); empty: condor_chirp on PATH, else "
+        "/usr/libexec/condor/condor_chirp.")
+
+
+@dataclass(frozen=True)
 class DesktopSettings:
     """[desktop]: the X11 desktop in the browser (xpra)."""
 
@@ -161,6 +201,7 @@ class JupyterLabSettings:
 TABLES: dict[str, type] = {
     "job": JobSettings, "lmod": LmodSettings, "kernels": KernelSettings,
     "server": ServerSettings, "shutdown": ShutdownSettings, "desktop": DesktopSettings,
+    "idle": IdleSettings, "runtime": RuntimeSettings,
     "jupyterlab": JupyterLabSettings,
 }
 
@@ -223,6 +264,8 @@ class SiteConfig:
     server: ServerSettings = field(default_factory=ServerSettings)
     shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
     desktop: DesktopSettings = field(default_factory=DesktopSettings)
+    idle: IdleSettings = field(default_factory=IdleSettings)
+    runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     jupyterlab: JupyterLabSettings = field(default_factory=JupyterLabSettings)
 
     def get(self, section: str, key: str) -> Any:

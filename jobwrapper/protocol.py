@@ -277,3 +277,27 @@ def write_manifest(root: str, name: str, complete: bool = True) -> str:
         handle.write(text)
     os.replace(temporary, path)
     return path
+
+
+# -- idle end and more time (docs/shutdown.md) -----------------------------------------
+# hub -> job: minutes without activity after which the server ends itself (a whole
+# number; wins over the site config's idle.server_minutes; 0: never).
+IDLE_MINUTES_ENV = "JOBWRAPPER_IDLE_MINUTES"
+# job -> hub: `POST RUNTIME_PATH` under JUPYTERHUB_API_URL with exactly
+# `{"runtime_hours": N}` (the job's new total runtime, whole hours), authenticated by
+# the server's own API token; the hub answers `{"runtime_seconds": S}`.
+RUNTIME_PATH = "/jobwrapper/runtime"
+MAX_RUNTIME_HOURS = 10_000  # no request is larger, whatever a site allows
+
+
+def parse_runtime_request(body: object) -> int:
+    """The hours of `{"runtime_hours": N}`, N a whole number from 1 to
+    MAX_RUNTIME_HOURS; ReportError for anything else (another field, a string, 1.5)."""
+    if not isinstance(body, dict) or set(body) != {"runtime_hours"}:
+        raise ReportError("the body must be exactly {\"runtime_hours\": N}")
+    hours = body["runtime_hours"]
+    if isinstance(hours, bool) or not isinstance(hours, int) \
+            or not 1 <= hours <= MAX_RUNTIME_HOURS:
+        raise ReportError(f"runtime_hours must be a whole number from 1 to "
+                          f"{MAX_RUNTIME_HOURS}")
+    return hours

@@ -30,13 +30,16 @@ from jobwrapper import compat
 from jobwrapper.protocol import (
     PROTOCOL_HEADER,
     REPORT_PATH,
+    RUNTIME_PATH,
     Ended,
     ReportError,
     parse_report,
+    parse_runtime_request,
     parse_version,
 )
 
 ROUTE = r"/api" + REPORT_PATH
+RUNTIME_ROUTE = r"/api" + RUNTIME_PATH
 
 PortError = ReportError  # the name the tests and older code use
 
@@ -100,9 +103,37 @@ class PortReportHandler(APIHandler):
         return bool(receive(address))
 
 
+class RuntimeRequestHandler(APIHandler):
+    """Receives exactly `{"runtime_hours": N}` from a running notebook job (its server's
+    own token): the new total runtime, checked against the user's maximum and set with
+    `condor_qedit -forward` as the user (site/sessiontime.py). Answers
+    `{"runtime_seconds": S}`; 400 with the reason when refused, 403 for another token."""
+
+    @web.authenticated
+    async def post(self) -> None:
+        from jobwrapper.hub.site.sessiontime import MoreTimeRefused, extend_runtime
+
+        spawner = spawner_for_token(self.current_user, self.get_auth_token())
+        if spawner is None:
+            raise web.HTTPError(403, "only the notebook server's own token may ask for time")
+        try:
+            hours = parse_runtime_request(self.get_json_body())
+            seconds = await extend_runtime(spawner, hours)
+        except (ReportError, MoreTimeRefused) as error:
+            self.log.warning("Refused more time for %s: %s", spawner._log_name, error)
+            raise web.HTTPError(400, str(error)) from None
+        self.finish(json.dumps({"runtime_seconds": seconds}))
+
+
 def install(handlers: list | None = None) -> None:
     """Make PortReportHandler the only handler of the route (idempotent)."""
     compat.replace_api_route(ROUTE, PortReportHandler, handlers)
 
 
+def install_runtime_route(handlers: list | None = None) -> None:
+    """Add RuntimeRequestHandler as the only handler of its route (idempotent)."""
+    compat.replace_api_route(RUNTIME_ROUTE, RuntimeRequestHandler, handlers)
+
+
 install()
+install_runtime_route()

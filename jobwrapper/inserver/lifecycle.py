@@ -34,7 +34,7 @@ from typing import Any, Optional
 from jobwrapper import compat
 from jobwrapper.config import SiteConfig, load_config, parse_config
 from jobwrapper.errors import ConfigError
-from jobwrapper.inserver import hubreport, proctree
+from jobwrapper.inserver import hubreport, idle, proctree
 from jobwrapper.inserver.notify import Notifier
 
 WATCHDOG_MARGIN = 1.0  # seconds after the grace period at which the process is ended
@@ -83,6 +83,9 @@ class JobLifecycle:
         self.end_before = float(site.shutdown.end_before_limit_seconds)
         self.offsets = warning_offsets(site)
         self.runtime_end = end
+        self._limit_timers: list[Any] = []
+        self.idle: Any = None  # idle.IdleWatch
+        self.more_time: Any = None  # moretime.RuntimeWatch
         self.ending: Optional[str] = None
         self.end_reason = "shutdown"
         self.notifier = Notifier(serverapp)
@@ -103,18 +106,30 @@ class JobLifecycle:
         if self.runtime_end is not None:
             self._schedule_limit(loop)
 
+    def set_runtime_end(self, end: float) -> None:
+        """A new runtime limit (more time was granted): the warnings and the self-ending
+        follow it; warnings already given for the old one are not repeated."""
+        if self.ending or end == self.runtime_end:
+            return
+        for handle in self._limit_timers:
+            self.serverapp.io_loop.remove_timeout(handle)
+        self._limit_timers = []
+        self.runtime_end = end
+        self._schedule_limit(self.serverapp.io_loop)
+
     def _schedule_limit(self, loop: Any) -> None:
         assert self.runtime_end is not None
         now = time.time()
         ends_at = self.runtime_end - self.end_before
         due = [self.runtime_end - o for o in self.offsets]
         future = [at for at in due if at > now]
+        timers = self._limit_timers
         if len(future) < len(due) and ends_at > now:
-            loop.call_later(0, self.warn)  # started inside a warning window: warn once now
+            timers.append(loop.call_later(0, self.warn))  # inside a warning window: warn now
         for at in future:
             if at < ends_at:
-                loop.call_later(at - now, self.warn)
-        loop.call_later(max(0.0, ends_at - now), self._end_by_limit)
+                timers.append(loop.call_later(at - now, self.warn))
+        timers.append(loop.call_later(max(0.0, ends_at - now), self._end_by_limit))
         self.log.info(
             "jobwrapper: runtime limit at %s; the job ends itself at %s",
             time.strftime("%H:%M:%S", time.localtime(self.runtime_end)),
@@ -266,10 +281,20 @@ def _duration(seconds: int) -> str:
 
 def _load_jupyter_server_extension(serverapp: Any) -> None:
     """Install the shutdown handling into a running jupyter-server."""
-    lifecycle = JobLifecycle(serverapp, site_config_or_defaults(serverapp.log), runtime_end())
+    site = site_config_or_defaults(serverapp.log)
+    lifecycle = JobLifecycle(serverapp, site, runtime_end())
     lifecycle.install()
     lifecycle.notifier.install(lifecycle)
     serverapp.web_app.settings["jobwrapper_lifecycle"] = lifecycle
+    culling = idle.configure_kernel_culling(serverapp, site)
+    if culling:
+        serverapp.log.info("jobwrapper: idle kernels are culled: %s", culling)
+    lifecycle.idle = idle.IdleWatch(lifecycle, site, idle.server_idle_seconds(site))
+    lifecycle.idle.install()
+    from jobwrapper.inserver import moretime
+
+    lifecycle.more_time = moretime.RuntimeWatch(lifecycle, site)
+    lifecycle.more_time.install()
 
 
 load_jupyter_server_extension = _load_jupyter_server_extension

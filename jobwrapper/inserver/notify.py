@@ -33,7 +33,8 @@ EVENT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["kind", "message"],
     "properties": {
-        "kind": {"enum": ["warning", "ending"], "description": "warning or ending"},
+        "kind": {"enum": ["warning", "ending", "info"],
+                 "description": "warning, ending or info (more time was granted)"},
         "message": {"type": "string", "description": "What users are told."},
         "ends_at": {"type": "number", "description": "When the job ends (epoch seconds)."},
     },

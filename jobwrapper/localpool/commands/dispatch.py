@@ -15,7 +15,7 @@ from jobwrapper.localpool.config import (
 )
 
 TOOLS = ("condor_submit", "condor_q", "condor_rm", "condor_ssh_to_job", "condor_reschedule",
-         "condor_status")
+         "condor_status", "condor_qedit", "condor_chirp")
 
 
 def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
@@ -42,6 +42,10 @@ def _dispatch(name: str, argv: list[str], layout: PoolLayout) -> int:
         from jobwrapper.localpool.commands.status import status
 
         return status(argv, layout, config)
+    if name in ("condor_qedit", "condor_chirp"):
+        from jobwrapper.localpool.commands import qedit
+
+        return (qedit.qedit if name == "condor_qedit" else qedit.chirp)(argv, layout)
     raise PoolError(f"unknown tool {name}; known: {', '.join(TOOLS)}")
 
 

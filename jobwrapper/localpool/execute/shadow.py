@@ -25,7 +25,7 @@ from jobwrapper.localpool.ads.classads import Ad, from_json
 from jobwrapper.localpool.ads.expressions import is_true
 from jobwrapper.localpool.ads.jobad import Slot, running_updates, schedd_address
 from jobwrapper.localpool.ads.jobspec import JobSpec
-from jobwrapper.localpool.config import PoolConfig, PoolLayout
+from jobwrapper.localpool.config import PoolConfig, PoolLayout, write_json_atomic
 from jobwrapper.localpool.execute import negotiator, sessions, slots, starter, userlog
 from jobwrapper.localpool.execute.processes import (
     ProcessTable,
@@ -45,6 +45,7 @@ from jobwrapper.localpool.records import (
 )
 
 POLL = 0.05
+EDITS_INTERVAL = 0.5
 REMOVED_BY_FILE = "removed_by"
 
 
@@ -76,6 +77,8 @@ class Shadow:
         self.address = schedd_address(config.host(), os.getpid())
         self.log = self.spec.user_log
         self.next_memory_check = 0.0
+        self.edits_offset = 0  # condor_qedit's edits taken so far (take_edits)
+        self.schedd_only: dict[str, object] = {}  # plain condor_qedit: not forwarded
 
     # -- signals and record updates -------------------------------------------------
     def install_handlers(self) -> None:
@@ -95,7 +98,31 @@ class Shadow:
     def update(self, **attributes: object) -> None:
         self.ad.update(attributes)
         if self.record.is_dir():
-            write_ad(self.record, self.ad)
+            write_ad(self.record, {**self.ad, **self.schedd_only})
+
+    def take_edits(self) -> None:
+        """condor_qedit's edits: plain ones only for the schedd's copy (condor_q), those
+        with -forward also for this shadow (periodic_remove) and condor_chirp."""
+        from jobwrapper.localpool.commands import qedit
+
+        edits, self.edits_offset = qedit.read_edits(self.record, self.edits_offset)
+        if not edits:
+            return
+        forwarded = {}
+        for edit in edits:
+            if edit.get("forward"):
+                self.schedd_only.pop(edit["name"], None)
+                forwarded[edit["name"]] = edit.get("value")
+            else:
+                self.schedd_only[edit["name"]] = edit.get("value")
+        if forwarded:
+            try:
+                known = read_json(self.record / qedit.FORWARDED_FILE)
+            except (OSError, ValueError):
+                known = {}
+            write_json_atomic(self.record / qedit.FORWARDED_FILE, {**known, **forwarded},
+                              mode=0o644)
+        self.update(**forwarded)
 
     def release_slot(self, **attributes: object) -> None:
         """The job left its slot: RemoteHost becomes LastRemoteHost, as in a schedd."""
@@ -182,7 +209,7 @@ class Shadow:
 
     def supervise(self, session: int) -> None:
         """Wait for the job to exit, for condor_rm, or for periodic_remove."""
-        next_check = 0.0
+        next_check = next_edits = 0.0
         while True:
             status = self.reaped_status()
             if status is not None:
@@ -192,6 +219,9 @@ class Shadow:
                 self.vacate(session, removed=True, reason=self.removed_reason())
                 return
             now = time.time()
+            if now >= next_edits:  # condor_qedit -forward reaches a shadow within 1 s
+                next_edits = now + EDITS_INTERVAL
+                self.take_edits()
             if now >= next_check:
                 next_check = now + self.config.periodic_interval
                 if self.record_gone():

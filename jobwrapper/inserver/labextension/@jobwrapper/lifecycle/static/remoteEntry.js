@@ -23,7 +23,7 @@
       app.restored.then(function () {
         return app.commands.execute("apputils:notify", {
           message: event.message,
-          type: event.kind === "ending" ? "error" : "warning",
+          type: event.kind === "ending" ? "error" : (event.kind === "info" ? "info" : "warning"),
           options: { autoClose: false }
         });
       }).catch(function (error) {
