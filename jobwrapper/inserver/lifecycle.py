@@ -150,7 +150,8 @@ class JobLifecycle:
             "Save your notebooks now; unsaved edits are lost."
         )
         self.log.warning("jobwrapper: %s", message)
-        self.notifier.announce("warning", message, ends_at)
+        more = self.more_time is not None and self.more_time.available
+        self.notifier.announce("warning", message, ends_at, "more-time" if more else "")
 
     def _end_by_limit(self) -> None:
         self.begin("the runtime limit is near", end_reason="runtime-limit")

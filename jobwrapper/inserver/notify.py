@@ -37,6 +37,8 @@ EVENT_SCHEMA: dict[str, Any] = {
                  "description": "warning, ending or info (more time was granted)"},
         "message": {"type": "string", "description": "What users are told."},
         "ends_at": {"type": "number", "description": "When the job ends (epoch seconds)."},
+        "action": {"enum": ["", "more-time"],
+                   "description": "A button to offer: more-time (ask for 1 more hour)."},
     },
 }
 LABEXTENSION_DIR = Path(__file__).with_name("labextension")
@@ -92,15 +94,17 @@ class Notifier:
         )
         _offer_labextension(self.serverapp)
 
-    def announce(self, kind: str, message: str, ends_at: float) -> None:
-        """Tell every terminal and every JupyterLab page."""
-        entry = {"kind": kind, "message": message, "ends_at": ends_at, "time": time.time()}
+    def announce(self, kind: str, message: str, ends_at: float, action: str = "") -> None:
+        """Tell every terminal and every JupyterLab page; ``action`` names a button the
+        JupyterLab page offers with it ("more-time")."""
+        entry = {"kind": kind, "message": message, "ends_at": ends_at, "time": time.time(),
+                 "action": action}
         self.announcements.append(entry)
         write_to_terminals(message, proctree.descendants())
         try:
             self.serverapp.event_logger.emit(
                 schema_id=EVENT_SCHEMA_ID,
-                data={"kind": kind, "message": message, "ends_at": ends_at},
+                data={"kind": kind, "message": message, "ends_at": ends_at, "action": action},
             )
         except Exception as error:
             self.serverapp.log.debug("jobwrapper: event not sent: %s", error)

@@ -17,6 +17,7 @@ import socket
 import socketserver
 import sys
 import threading
+import urllib.error
 import urllib.request
 
 scratch = os.environ.get("_CONDOR_SCRATCH_DIR", os.getcwd())
@@ -49,8 +50,25 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         # /api/shutdown as jupyter-server's: answer, tell the hub (as jobwrapper's
         # lifecycle does), stop serving. /api/crash: exit at once without a word.
+        # /api/idle-end: end as an idle server does. /jobwrapper/runtime: ask the hub for
+        # the body's runtime_hours (as jobwrapper's moretime.py), answer with its reply.
         if self.path.split("?")[0].endswith("/api/crash"):
             os._exit(1)
+        if self.path.split("?")[0].endswith("/jobwrapper/runtime"):
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            status, answer = ask_hub("/jobwrapper/runtime", body)
+            self.send_response(status)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+            return
+        if self.path.split("?")[0].endswith("/api/idle-end"):
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            print("told the hub:", report_to_hub({"ended": "idle"}), flush=True)
+            threading.Thread(target=server.shutdown).start()
+            return
         if not self.path.split("?")[0].endswith("/api/shutdown"):
             self.send_error(404)
             return
@@ -99,6 +117,18 @@ def report_to_hub(body):
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return response.status
+
+
+def ask_hub(path, body):
+    request = urllib.request.Request(
+        os.environ["JUPYTERHUB_API_URL"].rstrip("/") + path, data=json.dumps(body).encode(),
+        headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"],
+                 "Content-Type": "application/json"}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
 
 
 signal.signal(signal.SIGTERM, stop)

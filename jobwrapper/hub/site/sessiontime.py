@@ -17,7 +17,9 @@ changes only the schedd's copy, and the job's ``.job.ad`` is never rewritten.
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
 from typing import Any
 
 from traitlets import Bool, Unicode
@@ -37,15 +39,35 @@ class MoreTime(Configurable):
 
     enabled = Bool(True, help="Let running sessions ask for more runtime, up to the "
                               "user's max_runtime_hours.").tag(config=True)
-    qedit_cmd = Unicode("condor_qedit", help="The condor_qedit program (run as the user, "
-                                             "after exec_prefix).").tag(config=True)
+    qedit_cmd = Unicode("condor_qedit", help="""The condor_qedit program (run as the user,
+        after exec_prefix). The bare default is looked for next to batch_cancel_cmd's
+        program when that is an absolute path (/opt/condor/bin/condor_rm ->
+        /opt/condor/bin/condor_qedit).""").tag(config=True)
+
+
+def qedit_program(settings: MoreTime, cancel_cmd: str) -> str:
+    """``c.MoreTime.qedit_cmd``; the bare default next to an absolute condor_rm."""
+    if settings.qedit_cmd != "condor_qedit":
+        return settings.qedit_cmd
+    words = shlex.split(cancel_cmd or "")
+    if words and os.path.isabs(words[0]):
+        return os.path.join(os.path.dirname(words[0]), "condor_qedit")
+    return settings.qedit_cmd
+
+
+def _whole(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def current_hours(spawner: Any) -> int:
-    """The session's runtime in hours as the hub knows it (its user_options)."""
+    """The session's runtime in hours as the hub knows it: the form's runtime_hours, or
+    the plain options' runtime_limit (seconds, submit.py), rounded up."""
     options = getattr(spawner, "user_options", None) or {}
-    hours = options.get("runtime_hours") if isinstance(options, dict) else None
-    return hours if isinstance(hours, int) and not isinstance(hours, bool) else 0
+    if not isinstance(options, dict):
+        return 0
+    if "runtime_hours" in options:
+        return _whole(options["runtime_hours"])
+    return -(-_whole(options.get("runtime_limit")) // 3600)
 
 
 def check_request(hours: int, current: int, maximum: int) -> int:
@@ -78,14 +100,18 @@ async def extend_runtime(spawner: Any, hours: int) -> int:
         raise MoreTimeRefused("this session is not running")
     maximum = form.form_config(spawner).max_runtime_hours
     seconds = check_request(hours, current_hours(spawner), maximum)
-    argv = qedit_argv(settings.qedit_cmd, str(spawner.job_id), seconds)
+    program = qedit_program(settings, str(getattr(spawner, "batch_cancel_cmd", "") or ""))
+    argv = qedit_argv(program, str(spawner.job_id), seconds)
     try:
         await spawner.run_batch(argv)
     except BatchCommandError as error:
         spawner.log.warning("%s: more time: %s", spawner._log_name, error)
         raise MoreTimeRefused("HTCondor did not take the new runtime limit") from None
     options = dict(getattr(spawner, "user_options", None) or {})
-    options["runtime_hours"] = hours
+    if "runtime_limit" in options and "runtime_hours" not in options:
+        options["runtime_limit"] = seconds
+    else:
+        options["runtime_hours"] = hours
     spawner.user_options = options
     spawner.log.info("%s: runtime raised to %d h (job %s)", spawner._log_name, hours,
                      spawner.job_id)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from jobwrapper.localpool.config import PoolError, PoolLayout
-from jobwrapper.localpool.records import load_record, read_json
+from jobwrapper.localpool.records import load_record, read_json, write_ad
 
 EDITS_FILE = "edits.jsonl"
 FORWARDED_FILE = "forwarded.json"
@@ -92,6 +92,9 @@ def qedit(argv: list[str], layout: PoolLayout) -> int:
                          "Queue transaction failed.  No attributes were set.\n")
         return 1
     append_edits(job.path, [{"name": n, "value": v, "forward": forward} for n, v in edits])
+    # The schedd's copy changes at once (condor_q); the shadow, which rewrites it, takes
+    # the edits from edits.jsonl within EDITS_INTERVAL and keeps them.
+    write_ad(job.path, {**job.ad, **dict(edits)})
     for name, _ in edits:
         print(f'Set attribute "{name}" for 1 matching jobs.')
     return 0
