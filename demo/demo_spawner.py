@@ -64,8 +64,12 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     # The job finds the demo's Lmod tree and "CVMFS" environments through the site config.
     # HTCondor gives a job no PATH of its own (no getenv); the system's commands (xpra for
     # the desktop, Lmod) are found through this one.
+    # The pool's condor_chirp (last on PATH) lets a job follow a MaxRuntime raised with
+    # "1 more hour"; an idle notebook ends itself after JOBWRAPPER_DEMO_IDLE_MINUTES (120).
     c.Spawner.environment = {"JOBWRAPPER_CONFIG": str(state / "jobwrapper.toml"),
-                             "PATH": "/usr/local/bin:/usr/bin:/bin"}
+                             "PATH": f"/usr/local/bin:/usr/bin:/bin:{bin_dir}",
+                             "JOBWRAPPER_IDLE_MINUTES":
+                                 os.environ.get("JOBWRAPPER_DEMO_IDLE_MINUTES", "120")}
     # The options form (docs/form.md); its choices are c.ResourceForm in jupyterhub_config.py.
     c.JobwrapperSpawner.resource_form = True
     # Why a server stopped without the user asking, in the bar on the hub's pages

@@ -99,7 +99,8 @@ class IdleWatch:
     def __init__(self, lifecycle: Any, site: SiteConfig, limit_seconds: int) -> None:
         self.lifecycle = lifecycle
         self.limit = limit_seconds
-        self.offsets = warning_offsets(site)
+        # A warning as early as the idle time itself would come with every activity.
+        self.offsets = [o for o in warning_offsets(site) if o < limit_seconds]
         self.interval = max(1, site.idle.check_seconds)
         self.warned: set[int] = set()
         self.since = 0.0  # the last activity the warnings were given for
