@@ -38,7 +38,10 @@ from .site import news, poolstatus, profiles
 # newlines can get through, so a value can never end its line or start another one.
 _INTEGER = re.compile(r"-?[0-9]{1,9}\Z")
 FIELDS = ("cpus", "memory_mb", "runtime_hours", "gpus", "cephfs_io", "container_os",
-          "environment")
+          "environment", "interface")
+# The user interface a server opens with (its default_url): JupyterLab, or Notebook 7's
+# classic-style interface (the `notebook` package in the job's environment).
+INTERFACE_URLS = {"lab": "/lab", "notebook": "/tree"}
 _IGNORED_FORM_KEYS = ("_xsrf",)  # JupyterHub's own field, never a notebook option
 
 
@@ -109,6 +112,13 @@ class ResourceForm(Configurable):
         help="Environment name -> label; published as +JupyterEnvironment. The first is "
         "the default. Names must match [environments.NAME] in the site config of the job.",
     ).tag(config=True)
+    interfaces = Dict(
+        default_value={"lab": "JupyterLab", "notebook": "Jupyter Notebook"},
+        key_trait=Unicode(), value_trait=Unicode(),
+        help="""Interface -> label: what the server opens with, "lab" (JupyterLab, /lab)
+        and "notebook" (Notebook 7, /tree; the job's environment needs the notebook
+        package). The first is the site's default; one entry: no choice is shown.""",
+    ).tag(config=True)
     intro = Unicode(
         "Please choose the parameters for your notebook job.",
         help="Text shown above the form's fields.",
@@ -147,6 +157,14 @@ class ResourceForm(Configurable):
     def _names_are_safe(self, proposal: Any) -> Any:
         return _check_names(proposal.trait.name, proposal.value)
 
+    @validate("interfaces")
+    def _interfaces_known(self, proposal: Any) -> Any:
+        unknown = [name for name in proposal.value if name not in INTERFACE_URLS]
+        if unknown or not proposal.value:
+            raise TraitError(f"c.ResourceForm.interfaces: {unknown or 'empty'}; known: "
+                             f"{', '.join(INTERFACE_URLS)}")
+        return proposal.value
+
     def cpu_options(self) -> list[int]:
         """The CPU counts a user may pick."""
         if self.cpu_choices:
@@ -166,6 +184,7 @@ class ResourceForm(Configurable):
             "cephfs_io": self.cephfs_io_classes[0],
             "container_os": next(iter(self.container_os_choices)),
             "environment": next(iter(self.environments)),
+            "interface": next(iter(self.interfaces)),
         }
 
 
@@ -180,6 +199,7 @@ class NotebookOptions:
     cephfs_io: str
     container_os: str
     environment: str
+    interface: str = "lab"
 
     def as_user_options(self) -> dict[str, Any]:
         """The JSON-able dict JupyterHub stores as the spawner's ``user_options``."""
@@ -230,7 +250,7 @@ def _shown(text: str) -> str:
 _LABELS = {
     "cpus": "CPUs", "memory_mb": "Memory", "runtime_hours": "Maximum runtime",
     "gpus": "GPUs", "cephfs_io": "CephFS I/O", "container_os": "Container",
-    "environment": "Environment",
+    "environment": "Environment", "interface": "Interface",
 }
 
 
@@ -257,6 +277,7 @@ def validate_options(raw: Mapping[str, Any], form: ResourceForm) -> NotebookOpti
         container_os=_choice("container_os", given["container_os"],
                              list(form.container_os_choices)),
         environment=_choice("environment", given["environment"], list(form.environments)),
+        interface=_choice("interface", given["interface"], list(form.interfaces)),
     )
 
 
@@ -479,6 +500,16 @@ def apply_user_options(spawner: Any, user_options: Mapping[str, Any]) -> None:
     else a client sent can reach a submit template.
     """
     spawner.user_options = _validated(user_options or {}, spawner)
+    spawner.default_url = interface_url(spawner.user_options["interface"],
+                                        str(getattr(spawner, "default_url", "") or ""))
+
+
+def interface_url(interface: str, site_url: str = "") -> str:
+    """The server's default_url for ``interface``: the site's c.Spawner.default_url when
+    it already opens that interface (/lab/tree/README.md), else /lab or /tree."""
+    url = INTERFACE_URLS[interface]
+    same = ("/lab",) if interface == "lab" else ("/tree", "/notebooks")
+    return site_url if site_url.startswith(same) else url
 
 
 def options_to_submit_lines(user_options: Mapping[str, Any], spawner: Any = None) -> list[str]:

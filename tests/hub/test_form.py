@@ -136,7 +136,7 @@ def test_apply_user_options_keeps_only_validated_values():
     assert spawner.user_options["environment"] == "testing"
     assert set(spawner.user_options) == {
         "cpus", "memory_mb", "runtime_hours", "gpus", "cephfs_io", "container_os",
-        "environment"}
+        "environment", "interface"}
 
 
 @pytest.mark.parametrize("trait", ["cephfs_io_classes", "container_os_choices", "environments"])
