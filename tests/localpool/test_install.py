@@ -20,8 +20,8 @@ def test_install_bin_writes_executable_shims_with_the_pool_dir_baked_in(tmp_path
         capture_output=True, text=True, check=True,
     )
     names = sorted(Path(line).name for line in result.stdout.split())
-    assert names == ["condor_q", "condor_reschedule", "condor_rm", "condor_ssh_to_job",
-                     "condor_status", "condor_submit"]
+    assert names == ["condor_chirp", "condor_q", "condor_qedit", "condor_reschedule",
+                     "condor_rm", "condor_ssh_to_job", "condor_status", "condor_submit"]
     shim = (tmp_path / "bin" / "condor_q").read_text()
     assert shim.startswith(f"#!{shim_interpreter()}\n")
     assert repr(str(pool_dir)) in shim
