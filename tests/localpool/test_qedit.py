@@ -67,6 +67,14 @@ def test_forward_is_what_periodic_remove_uses(pool: Pool, submit_dir: Path):
     pool.run("condor_rm", str(cluster))
 
 
+def test_a_plain_edit_does_not_save_the_job_from_periodic_remove(pool: Pool, submit_dir: Path):
+    job = CHIRP_JOB.format(python=PYTHON).replace("+MaxRuntime = 3600", "+MaxRuntime = 3")
+    cluster = pool.submit(job, submit_dir)
+    pool.wait_status(cluster, "2")
+    assert pool.run("condor_qedit", str(cluster), "MaxRuntime", "3600").returncode == 0
+    wait_for(lambda: not pool.in_queue(cluster), 15, "periodic_remove with the shadow's 3 s")
+
+
 def test_unknown_job_and_another_users_job_fail_as_htcondor(pool: Pool, submit_dir: Path,
                                                             users: tuple[str, str]):
     alice, bob = users
