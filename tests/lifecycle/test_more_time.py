@@ -55,3 +55,30 @@ def test_the_first_runtime_attribute_of_the_ad(tmp_path: Path) -> None:
     ad.write_text('Owner = "x"\nAllowedExecuteDuration = 90\nMaxRuntime = 60\n')
     assert ad_limit(str(ad), ["MaxRuntime", "AllowedExecuteDuration"]) == ("MaxRuntime", 60)
     assert ad_limit(str(tmp_path / "none"), ["MaxRuntime"]) is None
+
+
+def test_a_grant_the_shadow_did_not_take_is_asked_for_again(monkeypatch) -> None:
+    """HTCondor 25.0.13 drops a -forward edit close after another: the job checks with
+    condor_chirp and asks the hub again (the same hours) until the shadow has it."""
+    import asyncio
+    import logging
+    from types import SimpleNamespace
+
+    from jobwrapper.config import parse_config
+    from jobwrapper.inserver import moretime
+
+    monkeypatch.setattr(moretime, "CONFIRM_INTERVAL", 0.0)
+    lifecycle = SimpleNamespace(runtime_end=None, ending=None, log=logging.getLogger("t"))
+    watch = moretime.RuntimeWatch(lifecycle, parse_config("", "site.toml"))
+    watch.attribute, watch.limit = "MaxRuntime", 7200
+    seen = iter([3600, 3600, 7200])
+    asked: list[int] = []
+
+    async def ask_hub(hours: int) -> int:
+        asked.append(hours)
+        return hours * 3600
+
+    monkeypatch.setattr(watch, "read_limit", lambda: next(seen))
+    monkeypatch.setattr(watch, "ask_hub", ask_hub)
+    asyncio.run(watch._confirm_task(2, 7200))
+    assert asked == [2, 2], "asked again until condor_chirp showed 7200"
