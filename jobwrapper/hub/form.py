@@ -30,7 +30,7 @@ from tornado import web
 from traitlets import Dict, Int, List, TraitError, Unicode, validate
 from traitlets.config import Application, Configurable
 
-from jobwrapper.protocol import SAFE_NAME
+from jobwrapper.protocol import IDLE_MINUTES_ENV, SAFE_NAME
 
 from .site import news, poolstatus, profiles
 
@@ -111,6 +111,12 @@ class ResourceForm(Configurable):
         value_trait=Unicode(),
         help="Environment name -> label; published as +JupyterEnvironment. The first is "
         "the default. Names must match [environments.NAME] in the site config of the job.",
+    ).tag(config=True)
+    idle_minutes = Int(
+        0, min=0,
+        help="""Minutes without activity after which a server ends itself (passed to the
+        job as JOBWRAPPER_IDLE_MINUTES, over the site config's idle.server_minutes); 0:
+        the site config decides. Per group or user in group_limits/user_limits.""",
     ).tag(config=True)
     interfaces = Dict(
         default_value={"lab": "JupyterLab", "notebook": "Jupyter Notebook"},
@@ -502,6 +508,10 @@ def apply_user_options(spawner: Any, user_options: Mapping[str, Any]) -> None:
     spawner.user_options = _validated(user_options or {}, spawner)
     spawner.default_url = interface_url(spawner.user_options["interface"],
                                         str(getattr(spawner, "default_url", "") or ""))
+    idle = form_config(spawner).idle_minutes
+    if idle:
+        spawner.environment = {**(getattr(spawner, "environment", None) or {}),
+                               IDLE_MINUTES_ENV: str(int(idle))}
 
 
 def interface_url(interface: str, site_url: str = "") -> str:

@@ -66,3 +66,23 @@ def test_the_choice_is_shown_only_when_there_is_one_and_escaped() -> None:
                                                 "notebook": "Notebook"}))
     assert 'name="interface"' in html and "Lab &lt;b&gt;new&lt;/b&gt;" in html
     assert 'name="interface"' not in render_form(ResourceForm(interfaces={"lab": "Lab"}))
+
+
+def test_idle_minutes_per_group_reach_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
+    """c.ResourceForm.idle_minutes (per group/user in group_limits) becomes the job's
+    JOBWRAPPER_IDLE_MINUTES, which the hub also uses for its words."""
+    from jobwrapper.hub import form
+    from jobwrapper.hub.site import profiles
+
+    policy = profiles.parse_policy([], {"students": {"idle_minutes": 60}}, {},
+                                   lambda t, k, m: ValueError(m))
+    resolved, _ = form.resolved_form(ResourceForm(), policy, ["students"], "bob")
+    monkeypatch.setattr(form, "form_config", lambda spawner: resolved)
+    monkeypatch.setattr(form, "_maintenance", lambda spawner: ((), False))
+    spawner = SimpleNamespace(default_url="", user_options={}, environment={"A": "b"})
+    form.apply_user_options(spawner, {})
+    assert spawner.environment == {"A": "b", "JOBWRAPPER_IDLE_MINUTES": "60"}
+    monkeypatch.setattr(form, "form_config", lambda spawner: ResourceForm())
+    other = SimpleNamespace(default_url="", user_options={}, environment={})
+    form.apply_user_options(other, {})
+    assert other.environment == {}

@@ -22,7 +22,7 @@ LIMIT_KINDS = {
     "memory_choices_mb": "ints", "default_memory_mb": "int1",
     "max_runtime_hours": "int1", "default_runtime_hours": "int1", "max_gpus": "int0",
     "cephfs_io_classes": "names", "container_os_choices": "labels",
-    "environments": "labels",
+    "environments": "labels", "idle_minutes": "int0",
 }
 # Form fields a profile may fill: name -> kind.
 PROFILE_FIELDS = {
