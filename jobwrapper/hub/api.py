@@ -113,7 +113,8 @@ class RuntimeRequestHandler(APIHandler):
     async def post(self) -> None:
         from jobwrapper.hub.site.sessiontime import MoreTimeRefused, extend_runtime
 
-        spawner = spawner_for_token(self.current_user, self.get_auth_token())
+        spawner = (spawner_for_token(self.current_user, self.get_auth_token())
+                   or self._spawner_of_server_token())
         if spawner is None:
             raise web.HTTPError(403, "only the notebook server's own token may ask for time")
         try:
@@ -123,6 +124,17 @@ class RuntimeRequestHandler(APIHandler):
             self.log.warning("Refused more time for %s: %s", spawner._log_name, error)
             raise web.HTTPError(400, str(error)) from None
         self.finish(json.dumps({"runtime_seconds": seconds}))
+
+    def _spawner_of_server_token(self) -> Any | None:
+        """After a hub restart the spawner no longer holds its server's token in clear;
+        JupyterHub's own record of the token names the server it was made for
+        (note "Server at BASE_URL"): that spawner of this user, else None."""
+        note = str(getattr(self.get_token(), "note", "") or "")
+        for spawner in getattr(self.current_user, "spawners", {}).values():
+            server = getattr(spawner, "server", None)
+            if server is not None and note == f"Server at {server.base_url}":
+                return spawner
+        return None
 
 
 def install(handlers: list | None = None) -> None:

@@ -97,3 +97,20 @@ def test_an_idle_end_is_recorded_with_the_hubs_own_words(hub):
     reason = (state.get("stop_reason") or {}).get("reason", "")
     assert reason.startswith(f"Your notebook job {job_id} ended: the notebook server ended "
                              "itself after 2 h without activity.")
+
+
+def test_the_raised_runtime_survives_a_hub_restart(hub):
+    hub.ensure_stopped(ALICE)
+    hub.spawn(ALICE, {"runtime_limit": 7200})
+    job_id = hub.state(ALICE)["job_id"]
+    token = hub.user_token(ALICE)
+    assert ask(hub, token, {"runtime_hours": 3}).status_code == 200
+    hub.stop()
+    hub.start()
+    wait_for(lambda: hub.server(ALICE) is not None, 30, "the server after the restart")
+    assert hub.server(ALICE)["user_options"]["runtime_limit"] == 10800
+    refused = ask(hub, token, {"runtime_hours": 2})  # the server's token, found again
+    assert refused.status_code == 400 and "already has 3 h" in refused.text
+    assert ask(hub, token, {"runtime_hours": 4}).json() == {"runtime_seconds": 14400}
+    assert queue_attribute(hub, job_id, "MaxRuntime") == "14400"
+    hub.stop_server(ALICE)

@@ -113,9 +113,25 @@ async def extend_runtime(spawner: Any, hours: int) -> int:
     else:
         options["runtime_hours"] = hours
     spawner.user_options = options
+    _remember(spawner, options)
     spawner.log.info("%s: runtime raised to %d h (job %s)", spawner._log_name, hours,
                      spawner.job_id)
     return seconds
+
+
+def _remember(spawner: Any, options: dict[str, Any]) -> None:
+    """Keep the raised runtime in JupyterHub's database (the server's user_options), so
+    that a restarted hub knows it; the next form then offers it as the last choice."""
+    orm_spawner = getattr(spawner, "orm_spawner", None)
+    db = getattr(spawner, "db", None)
+    if orm_spawner is None or db is None:
+        return
+    try:
+        orm_spawner.user_options = options
+        db.commit()
+    except Exception as error:  # the grant stands; only a restarted hub would not know
+        spawner.log.warning("%s: cannot store the raised runtime: %s", spawner._log_name,
+                            error)
 
 
 def idle_minutes(spawner: Any) -> int:
