@@ -34,10 +34,7 @@ from jobwrapper.protocol import END_REASONS, SERVER_BIND_ENV, SERVER_MODE_ENV, S
 
 from . import (
     api,  # noqa: F401  (installs the strict port handler)
-    childwatch,  # noqa: F401  (no thread per child process, Python < 3.12)
-    fdlimit,  # noqa: F401  (raises the hub's open-file limit at start)
     inherited,
-    sqlitewal,  # noqa: F401  (the hub's SQLite in WAL mode)
 )
 from . import secrets as hub_secrets
 from .connection.connect import ConnectToJob
@@ -45,6 +42,11 @@ from .connection.serverprobe import server_gone
 from .connection.socketmode import SocketMode
 from .connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 from .formhooks import FormDefaults
+from .hubprocess import (  # noqa: F401
+    childwatch,  # no thread per child process, Python < 3.12
+    fdlimit,  # raises the hub's open-file limit at start
+    sqlitewal,  # the hub's SQLite in WAL mode
+)
 from .jobcontrol import JobControl, SpawnFailed
 from .jupytersync import JupyterSync
 from .site.readynotice import ReadyNotice

@@ -1,4 +1,4 @@
-"""The hub raises its open-file limit at start (jobwrapper/hub/fdlimit.py): with
+"""The hub raises its open-file limit at start (jobwrapper/hub/hubprocess/fdlimit.py): with
 systemd's soft limit of 1,024, 400 notebooks starting at once failed with "Too many
 open files" (bench/scale --users 400 --hub-fd-limit 1024)."""
 
@@ -14,7 +14,7 @@ PROBE = """
 import json, resource
 hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
-from jobwrapper.hub import fdlimit
+from jobwrapper.hub.hubprocess import fdlimit
 result = fdlimit.raise_open_file_limit()
 print(json.dumps([result, resource.getrlimit(resource.RLIMIT_NOFILE), fdlimit.CEILING]))
 """
@@ -30,8 +30,8 @@ def test_the_soft_limit_is_raised_to_the_hard_limit_within_the_ceiling():
 
 def test_a_higher_soft_limit_is_never_lowered():
     probe = PROBE.replace("(256, hard)", "(hard, hard)").replace(
-        "from jobwrapper.hub import fdlimit",
-        "from jobwrapper.hub import fdlimit\nfdlimit.CEILING = 100")
+        "from jobwrapper.hub.hubprocess import fdlimit",
+        "from jobwrapper.hub.hubprocess import fdlimit\nfdlimit.CEILING = 100")
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                          check=True).stdout
     (before, after), (soft, hard), _ = json.loads(out)
@@ -40,6 +40,6 @@ def test_a_higher_soft_limit_is_never_lowered():
 
 def test_loading_the_spawner_raises_it_at_hub_start():
     import jobwrapper.hub.spawner  # noqa: F401
-    from jobwrapper.hub.fdlimit import raise_open_file_limit
+    from jobwrapper.hub.hubprocess.fdlimit import raise_open_file_limit
 
     assert raise_open_file_limit in compat._START_CHECKS

@@ -17,7 +17,7 @@ from jobwrapper import compat
 
 CHILDREN = """
 import asyncio, json, sys, threading
-from jobwrapper.hub import childwatch
+from jobwrapper.hub.hubprocess import childwatch
 
 async def main():
     installed = childwatch.use_pidfd_watcher() if sys.argv[1] == "pidfd" else False
@@ -59,7 +59,7 @@ def fake_app(path: Path) -> SimpleNamespace:
 
 
 def test_the_hubs_sqlite_runs_in_wal_mode_with_normal_sync(tmp_path: Path):
-    from jobwrapper.hub.sqlitewal import use_wal
+    from jobwrapper.hub.hubprocess.sqlitewal import use_wal
 
     app = fake_app(tmp_path / "jupyterhub.sqlite")
     assert app.db.execute(text("PRAGMA journal_mode")).scalar() == "delete"
@@ -73,7 +73,7 @@ def test_the_hubs_sqlite_runs_in_wal_mode_with_normal_sync(tmp_path: Path):
 
 def test_both_run_at_hub_start():
     import jobwrapper.hub.spawner  # noqa: F401
-    from jobwrapper.hub.childwatch import use_pidfd_watcher
-    from jobwrapper.hub.sqlitewal import use_wal
+    from jobwrapper.hub.hubprocess.childwatch import use_pidfd_watcher
+    from jobwrapper.hub.hubprocess.sqlitewal import use_wal
 
     assert use_pidfd_watcher in compat._START_CHECKS and use_wal in compat._START_CHECKS
