@@ -103,10 +103,11 @@ class JobwrapperSpawner(
 
     connect_to_job_retry_interval = Float(
         0.5,
-        help="""Seconds between connect-to-job attempts while condor_ssh_to_job cannot
-        reach the job yet. A failed attempt costs one condor_ssh_to_job run (a query to
-        the schedd); the job becomes reachable when its starter first reports to the
-        schedd (STARTER_INITIAL_UPDATE_INTERVAL, docs/hub.md).""",
+        help="""Seconds before the second connect-to-job attempt while condor_ssh_to_job
+        cannot reach the job yet; each further wait is 1.5 times longer, up to 2 s. A
+        failed attempt costs one condor_ssh_to_job run (a query to the schedd); the job
+        becomes reachable when its starter first reports to the schedd
+        (STARTER_INITIAL_UPDATE_INTERVAL, docs/hub.md "How long a spawn takes").""",
     ).tag(config=True)
 
     connect_to_job_ready_timeout = Float(

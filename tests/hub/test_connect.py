@@ -193,6 +193,17 @@ def test_each_retry_of_a_job_not_reachable_yet_is_logged(tmp_path, caplog):
                           "(Use -auto-retry to keep trying periodically.); retrying in 1 s")
 
 
+def test_retries_wait_longer_each_time_up_to_the_cap(tmp_path, caplog, monkeypatch):
+    monkeypatch.setattr(connect_module, "RETRY_CAP", 0.5)
+    spawner = FakeSpawner(f"not-ready:5:{tmp_path / 'runs'}")
+    spawner.connect_to_job_retry_interval = 0.2
+    caplog.set_level(logging.INFO, logger="test")
+    run(spawner, spawner.connect(fixed_port=0))
+    waits = [r.getMessage().rsplit("retrying in ", 1)[1] for r in caplog.records
+             if "cannot be reached yet" in r.getMessage()]
+    assert waits == ["0.2 s", "0.3 s", "0.45 s", "0.5 s", "0.5 s"]
+
+
 def test_a_tunnel_that_ended_silently_says_its_exit_code():
     async def scenario():
         tunnel = Tunnel(["/bin/false"], {}, logging.getLogger("test"))

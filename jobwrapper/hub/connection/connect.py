@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
     from ..host import SpawnerHost
 
 
+RETRY_GROWTH = 1.5  # connect-to-job retries: each interval this much longer ...
+RETRY_CAP = 2.0  # ... up to this many seconds
+
+
 class ConnectToJob:
     """The tunnel of one spawner (mixed into JobwrapperSpawner)."""
 
@@ -55,6 +59,7 @@ class ConnectToJob:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.connect_to_job_ready_timeout
         port_attempts = 0
+        retry = self.connect_to_job_retry_interval
         while True:
             local_port = 0
             if uses_rport(self.connect_to_job_cmd) and not self.hub_socket:
@@ -68,11 +73,13 @@ class ConnectToJob:
                                    max(deadline - loop.time(), 0.0))
             except TunnelExited as exited:
                 if exited.not_ready and loop.time() < deadline:
-                    retry = self.connect_to_job_retry_interval
                     self.log.info("%s: job %s cannot be reached yet, the connect-to-job "
                                   "command says: %s; retrying in %g s",
                                   self._log_name, self.job_id, exited.stderr, retry)
                     await asyncio.sleep(retry)
+                    # x1.5 up to 2 s: a pool's schedd is asked less often by many
+                    # spawns at once, and one spawn waits at most 2 s too long
+                    retry = min(retry * RETRY_GROWTH, max(RETRY_CAP, retry))
                     continue
                 if exited.port_taken and not fixed_port:
                     port_attempts += 1
