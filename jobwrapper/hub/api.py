@@ -63,6 +63,18 @@ def spawner_for_token(user: Any, token: str | None) -> Any | None:
     return None
 
 
+def spawner_of_server_token(handler: Any) -> Any | None:
+    """After a hub restart a spawner no longer holds its server's token in clear;
+    JupyterHub's own record of the request's token names the server it was made for
+    (note "Server at BASE_URL"): that spawner of the token's user, else None."""
+    note = str(getattr(handler.get_token(), "note", "") or "")
+    for spawner in getattr(handler.current_user, "spawners", {}).values():
+        server = getattr(spawner, "server", None)
+        if server is not None and note == f"Server at {server.base_url}":
+            return spawner
+    return None
+
+
 class PortReportHandler(APIHandler):
     """Receives `{"port": N}` or `{"socket": PATH}` from the notebook job; sets nothing else."""
 
@@ -70,7 +82,8 @@ class PortReportHandler(APIHandler):
     def post(self) -> None:
         """Validate, then hand the port (`receive_port`, else `.port`) or the socket path
         (`receive_socket`) to the spawner."""
-        spawner = spawner_for_token(self.current_user, self.get_auth_token())
+        spawner = (spawner_for_token(self.current_user, self.get_auth_token())
+                   or spawner_of_server_token(self))  # e.g. an end report after a restart
         if spawner is None:
             raise web.HTTPError(403, "only the notebook server's own token may report its port")
         try:
@@ -114,7 +127,7 @@ class RuntimeRequestHandler(APIHandler):
         from jobwrapper.hub.site.sessiontime import MoreTimeRefused, extend_runtime
 
         spawner = (spawner_for_token(self.current_user, self.get_auth_token())
-                   or self._spawner_of_server_token())
+                   or spawner_of_server_token(self))
         if spawner is None:
             raise web.HTTPError(403, "only the notebook server's own token may ask for time")
         try:
@@ -124,17 +137,6 @@ class RuntimeRequestHandler(APIHandler):
             self.log.warning("Refused more time for %s: %s", spawner._log_name, error)
             raise web.HTTPError(400, str(error)) from None
         self.finish(json.dumps({"runtime_seconds": seconds}))
-
-    def _spawner_of_server_token(self) -> Any | None:
-        """After a hub restart the spawner no longer holds its server's token in clear;
-        JupyterHub's own record of the token names the server it was made for
-        (note "Server at BASE_URL"): that spawner of this user, else None."""
-        note = str(getattr(self.get_token(), "note", "") or "")
-        for spawner in getattr(self.current_user, "spawners", {}).values():
-            server = getattr(spawner, "server", None)
-            if server is not None and note == f"Server at {server.base_url}":
-                return spawner
-        return None
 
 
 def install(handlers: list | None = None) -> None:

@@ -114,3 +114,21 @@ def test_the_raised_runtime_survives_a_hub_restart(hub):
     assert ask(hub, token, {"runtime_hours": 4}).json() == {"runtime_seconds": 14400}
     assert queue_attribute(hub, job_id, "MaxRuntime") == "14400"
     hub.stop_server(ALICE)
+
+
+def test_an_idle_end_after_a_hub_restart_still_says_why(hub):
+    hub.ensure_stopped(ALICE)
+    hub.spawn(ALICE)
+    job_id = hub.state(ALICE)["job_id"]
+    token = hub.user_token(ALICE)
+    hub.stop()
+    hub.start()
+    wait_for(lambda: hub.server(ALICE) is not None, 30, "the server after the restart")
+    requests.post(f"{hub.url}/user/{ALICE}/api/idle-end", timeout=10,
+                  headers={"Authorization": f"token {token}"})
+    wait_for(lambda: hub.server(ALICE) is None, 60, "the hub to see the server stopped")
+    reply = hub.api("GET", f"/users/{ALICE}", params={"include_stopped_servers": "1"})
+    state = reply.json()["servers"].get("", {}).get("state") or {}
+    reason = (state.get("stop_reason") or {}).get("reason", "")
+    assert reason.startswith(f"Your notebook job {job_id} ended: the notebook server ended "
+                             "itself after 2 h without activity."), reason
