@@ -104,7 +104,7 @@ class JobwrapperSpawner(
     connect_to_job_retry_interval = Float(
         0.5,
         help="""Seconds before the second connect-to-job attempt while condor_ssh_to_job
-        cannot reach the job yet; each further wait is 1.5 times longer, up to 2 s. A
+        cannot reach the job yet; each further wait is 1.5 times longer, up to 1 s. A
         failed attempt costs one condor_ssh_to_job run (a query to the schedd); the job
         becomes reachable when its starter first reports to the schedd
         (STARTER_INITIAL_UPDATE_INTERVAL, docs/hub.md "How long a spawn takes").""",
@@ -295,7 +295,11 @@ class JobwrapperSpawner(
 
         The tunnel is closed at once, so that HTCondor lets the job leave the queue
         (an open condor_ssh_to_job session keeps it Running), and JupyterHub learns
-        of the end as soon as the job has left with its files."""
+        of the end as soon as the job has left with its files. A "signal" report while
+        the hub itself stops the server is what that stop caused: taken, nothing to do
+        (refused, it would put a warning in the hub's log at every stop)."""
+        if self._stop_pending and reason == "signal" and self.job_id:
+            return True
         if self._starting or not self.job_id or self._server_end or self._stop_pending:
             return False
         self._server_end = reason

@@ -211,3 +211,12 @@ def test_in_direct_mode_a_port_report_asks_the_queue_for_the_host_once():
     spawner = scripted(connect_to_job_cmd="")
     spawner.startup_poll_interval = 600.0
     assert start_reported_within(spawner, 8888, 60) == ("node7", 8888)
+
+
+def test_the_jobs_signal_report_during_the_hubs_own_stop_is_taken_without_action():
+    spawner = make_spawner()
+    spawner.job_id = "5"
+    spawner._stop_pending = True
+    assert spawner.receive_end("signal")
+    assert not spawner.receive_end("idle")  # an end of its own is not what the stop caused
+    assert not spawner._server_end

@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
 
 
 RETRY_GROWTH = 1.5  # connect-to-job retries: each interval this much longer ...
-RETRY_CAP = 2.0  # ... up to this many seconds
+RETRY_CAP = 1.0  # ... up to this many seconds
 
 
 class ConnectToJob:
@@ -77,8 +77,8 @@ class ConnectToJob:
                                   "command says: %s; retrying in %g s",
                                   self._log_name, self.job_id, exited.stderr, retry)
                     await asyncio.sleep(retry)
-                    # x1.5 up to 2 s: a pool's schedd is asked less often by many
-                    # spawns at once, and one spawn waits at most 2 s too long
+                    # x1.5 up to 1 s: the schedd is asked about half as often by many
+                    # spawns at once, and a spawn waits at most 1 s longer than needed
                     retry = min(retry * RETRY_GROWTH, max(RETRY_CAP, retry))
                     continue
                 if exited.port_taken and not fixed_port:
