@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Iterable
+from typing import TypeVar
 
 # `condor_q -af:j JobStatus RemoteHost`: "CLUSTER.PROC STATUS HOST" (HOST may be
 # "undefined"; nothing follows STATUS if a site's command asks for fewer attributes).
@@ -94,14 +95,22 @@ def _settle(groups: Iterable[list[asyncio.Future[str]]], result: str = "",
                 future.set_result(result)
 
 
+T = TypeVar("T")
 _WATCHERS: dict[tuple[object, ...], QueueWatcher] = {}
+
+
+def shared_instance(registry: dict[tuple[object, ...], T], key: tuple[object, ...],
+                    make: Callable[[], T]) -> T:
+    """The hub process's one object for `key` in `registry`, made on first use. The
+    key's last item is the event loop: objects of other (ended) loops are dropped."""
+    found = registry.get(key)
+    if found is None:
+        for old in [k for k in registry if k[-1] is not key[-1]]:
+            del registry[old]  # a test's event loop that has ended
+        found = registry[key] = make()
+    return found
 
 
 def shared_watcher(key: tuple[object, ...], make: Callable[[], QueueWatcher]) -> QueueWatcher:
     """The hub process's watcher for `key` (command, prefix, interval, event loop)."""
-    watcher = _WATCHERS.get(key)
-    if watcher is None:
-        for old in [k for k in _WATCHERS if k[-1] is not key[-1]]:
-            del _WATCHERS[old]  # a test's event loop that has ended
-        watcher = _WATCHERS[key] = make()
-    return watcher
+    return shared_instance(_WATCHERS, key, make)

@@ -6,12 +6,12 @@ import os
 import pwd
 import shutil
 import subprocess
-import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from .harness import ALICE, BOB, FAST_POOL, VENV_BIN, Hub, isolate_jobs, new_hub
+from .harness import ALICE, BOB, VENV_BIN, Hub, local_pool, serving
 
 
 @pytest.fixture(scope="session")
@@ -33,37 +33,16 @@ def hub_users() -> tuple[str, str]:
 
 
 @pytest.fixture(scope="session")
-def hub_pool(hub_users: tuple[str, str]) -> Path:
+def hub_pool(hub_users: tuple[str, str]) -> Iterator[Path]:
     """A local pool with small delays; its shims' directory (removed afterwards)."""
-    from jobwrapper.localpool.admin import init_pool, shutdown
-    from jobwrapper.localpool.config import PoolLayout
-    from jobwrapper.localpool.install import install_bin
-
-    root = Path(tempfile.mkdtemp(prefix="jwhub-pool-"))
-    os.chmod(root, 0o755)
-    layout = PoolLayout(root / "pool")
-    init_pool(layout, dict(FAST_POOL))
-    install_bin(root / "bin", layout.root)
-    yield root / "bin"
-    shutdown(layout, purge=True)
-    shutil.rmtree(root, ignore_errors=True)
+    with local_pool("jwhub-pool-") as pool_bin:
+        yield pool_bin
 
 
 @pytest.fixture(scope="module")
-def hub(hub_pool: Path, hub_users: tuple[str, str]) -> Hub:
-    """A running JupyterHub with JobwrapperSpawner on the pool; stopped afterwards."""
-    state_dir = Path(tempfile.mkdtemp(prefix="jwhub-state-"))
-    running = new_hub(state_dir, hub_pool)
-    # Jobs in a network namespace that reaches only the hub's API port: the hub can
-    # reach a job through the tunnel and nothing else.
-    isolate_jobs(running, hub_pool)
-    running.start()
-    for name in hub_users:
-        running.ensure_user(name)
-    yield running
-    for name in hub_users:
-        if running.process is not None and running.server(name) is not None:
-            running.api("DELETE", f"/users/{name}/server")
-    running.stop()
-    if not os.environ.get("JWHUB_KEEP_STATE"):  # keep the hub's logs for a post-mortem
-        shutil.rmtree(state_dir, ignore_errors=True)
+def hub(hub_pool: Path, hub_users: tuple[str, str]) -> Iterator[Hub]:
+    """A running JupyterHub with JobwrapperSpawner on the pool; stopped afterwards.
+    Its jobs run in network namespaces that reach only the hub's API port: the hub
+    can reach a job through the tunnel and nothing else."""
+    with serving("jwhub-state-", hub_pool, hub_users, isolate=True) as running:
+        yield running

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +245,50 @@ def new_hub(state_dir: Path, pool_bin: Path, **overrides: Any) -> Hub:
     }
     settings.update(overrides)
     return Hub(state_dir=state_dir, settings=settings)
+
+
+@contextlib.contextmanager
+def local_pool(prefix: str, **settings: str) -> Iterator[Path]:
+    """A local pool of its own (FAST_POOL, then `settings`); its shims' directory.
+    Every job is removed and the pool deleted afterwards."""
+    from jobwrapper.localpool.admin import init_pool, shutdown
+    from jobwrapper.localpool.config import PoolLayout
+    from jobwrapper.localpool.install import install_bin
+
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(root, 0o755)
+    layout = PoolLayout(root / "pool")
+    init_pool(layout, {**FAST_POOL, **settings})
+    install_bin(root / "bin", layout.root)
+    try:
+        yield root / "bin"
+    finally:
+        shutdown(layout, purge=True)
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def serving(prefix: str, pool_bin: Path, users: Sequence[str], *, isolate: bool = False,
+            **overrides: Any) -> Iterator[Hub]:
+    """A started hub (new_hub's settings with `overrides`) that knows `users`; their
+    servers stopped, the hub stopped and its state dir removed afterwards (kept with
+    JWHUB_KEEP_STATE, for the logs). `isolate`: jobs in network namespaces."""
+    state_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    running = new_hub(state_dir, pool_bin, **overrides)
+    if isolate:
+        isolate_jobs(running, pool_bin)
+    running.start()
+    try:
+        for name in users:
+            running.ensure_user(name)
+        yield running
+    finally:
+        for name in users:
+            if running.process is not None and running.server(name) is not None:
+                running.api("DELETE", f"/users/{name}/server")
+        running.stop()
+        if not os.environ.get("JWHUB_KEEP_STATE"):
+            shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def run_as(user: str | None, *argv: str) -> subprocess.CompletedProcess:

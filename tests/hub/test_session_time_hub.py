@@ -4,15 +4,12 @@ with condor_chirp) and the hub's words for an idle end (issue 15.5, 15.6)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
 import requests
 
-from .harness import ALICE, isolate_jobs, new_hub, run_as, wait_for
+from .harness import ALICE, run_as, serving, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -20,20 +17,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 @pytest.fixture(scope="module")
 def hub(hub_pool: Path, hub_users: tuple[str, str]):
     """A hub whose spawner asks jobs to end after 120 minutes without activity."""
-    state_dir = Path(tempfile.mkdtemp(prefix="jwhub-state-"))
-    running = new_hub(state_dir, hub_pool,
-                      spawner={"environment": {"JOBWRAPPER_IDLE_MINUTES": "120"}})
-    isolate_jobs(running, hub_pool)
-    running.start()
-    for name in hub_users:
-        running.ensure_user(name)
-    yield running
-    for name in hub_users:
-        if running.process is not None and running.server(name) is not None:
-            running.api("DELETE", f"/users/{name}/server")
-    running.stop()
-    if not os.environ.get("JWHUB_KEEP_STATE"):
-        shutil.rmtree(state_dir, ignore_errors=True)
+    with serving("jwhub-state-", hub_pool, hub_users, isolate=True,
+                 spawner={"environment": {"JOBWRAPPER_IDLE_MINUTES": "120"}}) as running:
+        yield running
 
 
 def queue_attribute(hub, job_id: str, name: str) -> str:

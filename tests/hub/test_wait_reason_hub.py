@@ -11,14 +11,14 @@ import shutil
 import sys
 import tempfile
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from jobwrapper.hub.site.poolstatus import STATUS_ATTRIBUTES
 
-from .harness import ALICE, BOB, FAST_POOL, Hub, new_hub, wait_for
+from .harness import ALICE, BOB, Hub, local_pool, serving, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -32,29 +32,19 @@ with open(sys.argv[1], "a") as handle:
 
 
 @pytest.fixture(scope="module")
-def small_pool(hub_users: tuple[str, str]) -> Path:
+def small_pool(hub_users: tuple[str, str]) -> Iterator[Path]:
     """A pool of its own with one slot of 2 CPUs and 4 GB: easy to fill."""
-    from jobwrapper.localpool.admin import init_pool, shutdown
-    from jobwrapper.localpool.config import PoolLayout
-    from jobwrapper.localpool.install import install_bin
-
-    root = Path(tempfile.mkdtemp(prefix="jwhub-waitpool-"))
-    os.chmod(root, 0o755)
-    layout = PoolLayout(root / "pool")
-    init_pool(layout, {**FAST_POOL, "slot_cpus": "2", "slot_memory": "4096"})
-    install_bin(root / "bin", layout.root)
-    yield root / "bin"
-    shutdown(layout, purge=True)
-    shutil.rmtree(root, ignore_errors=True)
+    with local_pool("jwhub-waitpool-", slot_cpus="2", slot_memory="4096") as pool_bin:
+        yield pool_bin
 
 
 @pytest.fixture(scope="module")
-def wait_hub(small_pool: Path, hub_users: tuple[str, str]) -> Hub:
-    state_dir = Path(tempfile.mkdtemp(prefix="jwhub-wait-"))
+def wait_hub(small_pool: Path, hub_users: tuple[str, str]) -> Iterator[Hub]:
+    state_dir = Path(tempfile.mkdtemp(prefix="jwhub-wait-notify-"))
     script = state_dir / "notify.py"
     script.write_text(NOTIFY)
     b = str(small_pool)
-    running = new_hub(state_dir, small_pool, spawner={
+    with serving("jwhub-wait-", small_pool, hub_users, spawner={
         "wait_analysis_cmd": b + "/condor_q -better-analyze {job_id}",
         "wait_analysis_after": 0.5,
         "wait_analysis_interval": 5.0,
@@ -65,17 +55,10 @@ def wait_hub(small_pool: Path, hub_users: tuple[str, str]) -> Hub:
         "ready_notify_after": 2.0,
         "ready_notify_address": "{username}@example.org",
         "start_timeout": 120,
-    })
-    running.start()
-    for name in hub_users:
-        running.ensure_user(name)
-    yield running
-    for name in hub_users:
-        if running.process is not None and running.server(name) is not None:
-            running.api("DELETE", f"/users/{name}/server")
-    running.stop()
-    if not os.environ.get("JWHUB_KEEP_STATE"):
-        shutil.rmtree(state_dir, ignore_errors=True)
+    }) as running:
+        running.notify_dir = state_dir
+        yield running
+    shutil.rmtree(state_dir, ignore_errors=True)
 
 
 def follow(hub: Hub, name: str, options: dict, until: Callable[[str], bool],
@@ -110,7 +93,7 @@ def test_a_job_that_can_never_start_says_so(wait_hub: Hub):
 
 
 def test_a_waiting_job_says_why_and_its_start_runs_the_sites_ready_command(wait_hub: Hub):
-    ready_file = Path(wait_hub.settings["state_dir"]) / "ready.jsonl"
+    ready_file = wait_hub.notify_dir / "ready.jsonl"
     assert wait_hub.spawn(BOB, {"cpus": 2, "memory_mb": 1024})[-1].startswith("Server ready")
     assert not ready_file.exists()  # BOB did not wait: no command
     messages: list[str] = []

@@ -22,6 +22,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Optional
 
+from ..queuewatch import shared_instance
+
 STATUS_ATTRIBUTES = ("Name", "SlotType", "State", "Cpus", "Memory", "GPUs",
                      "TotalSlotCpus", "TotalSlotMemory", "TotalSlotGPUs")
 DEFAULT_STATUS_CMD = "condor_status -af " + " ".join(STATUS_ATTRIBUTES)
@@ -163,12 +165,7 @@ _SHARED: dict[tuple[object, ...], PoolStatus] = {}
 
 def shared_status(key: tuple[object, ...], make: Callable[[], PoolStatus]) -> PoolStatus:
     """The hub process's PoolStatus for `key` (command, prefix, max age, event loop)."""
-    status = _SHARED.get(key)
-    if status is None:
-        for old in [k for k in _SHARED if k[-1] is not key[-1]]:
-            del _SHARED[old]  # a test's event loop that has ended
-        status = _SHARED[key] = make()
-    return status
+    return shared_instance(_SHARED, key, make)
 
 
 def memory_text(megabytes: float) -> str:

@@ -78,6 +78,25 @@ def _render(value: Any) -> str:
     return render_value(value)
 
 
+def is_autoformat(arg: str) -> bool:
+    """`-af`, `-af:FLAGS`, `-autoformat[:FLAGS]` (any case)."""
+    lowered = arg.lower()
+    return lowered.startswith("-af") or lowered.startswith("-autoformat")
+
+
+def read_autoformat(argv: list[str], index: int, options: dict[str, Any]) -> int:
+    """Read `-af[:FLAGS] ATTR...` at argv[index] into `options` (af_flags, autoformat);
+    the index of the next argument."""
+    options["af_flags"] = argv[index].partition(":")[2]
+    attributes = []
+    index += 1
+    while index < len(argv) and not argv[index].startswith("-"):
+        attributes.append(argv[index])
+        index += 1
+    options["autoformat"] = attributes
+    return index
+
+
 def _parse_argv(argv: list[str]) -> dict[str, Any]:
     options: dict[str, Any] = {"formats": [], "autoformat": None, "long": False, "all": False,
                                "ids": [], "owners": [], "analyze": False}
@@ -91,14 +110,8 @@ def _parse_argv(argv: list[str]) -> dict[str, Any]:
             options["formats"].append((argv[index + 1], argv[index + 2]))
             index += 3
             continue
-        if lowered.startswith("-af") or lowered.startswith("-autoformat"):
-            options["af_flags"] = arg.partition(":")[2]
-            attributes = []
-            index += 1
-            while index < len(argv) and not argv[index].startswith("-"):
-                attributes.append(argv[index])
-                index += 1
-            options["autoformat"] = attributes
+        if is_autoformat(arg):
+            index = read_autoformat(argv, index, options)
             continue
         if lowered in ("-l", "-long"):
             options["long"] = True

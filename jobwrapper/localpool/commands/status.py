@@ -21,7 +21,7 @@ from jobwrapper.localpool.ads.classads import Ad, format_for_print, render_ad
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
 from jobwrapper.localpool.records import queued_jobs
 
-from .query import QueryUsageError, expression_value
+from .query import QueryUsageError, expression_value, is_autoformat, read_autoformat
 
 
 def _common(config: PoolConfig) -> Ad:
@@ -70,14 +70,8 @@ def _parse_argv(argv: list[str]) -> dict[str, Any]:
     while index < len(argv):
         arg = argv[index]
         lowered = arg.lower()
-        if lowered.startswith("-af") or lowered.startswith("-autoformat"):
-            options["af_flags"] = arg.partition(":")[2]
-            attributes = []
-            index += 1
-            while index < len(argv) and not argv[index].startswith("-"):
-                attributes.append(argv[index])
-                index += 1
-            options["autoformat"] = attributes
+        if is_autoformat(arg):
+            index = read_autoformat(argv, index, options)
             continue
         if lowered in ("-l", "-long"):
             options["long"] = True
