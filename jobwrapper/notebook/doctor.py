@@ -22,7 +22,7 @@ from jobwrapper.job.context import JobContext
 from jobwrapper.job.environment import EnvironmentChanges, read_environment
 from jobwrapper.job.modules import find_lmod
 from jobwrapper.job.plan import Setup, plan
-from jobwrapper.notebook import kernels, server
+from jobwrapper.notebook import kernels, kernels_support, server
 from jobwrapper.notebook.plan import read_kernels
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
@@ -95,7 +95,8 @@ def check_kernels(context: JobContext, changes: Optional[EnvironmentChanges]) ->
         templates, programs = read_kernels(context, changes)
     except JobwrapperError as error:
         return [Check("kernels", FAIL, str(error))]
-    choice = kernels.plan_kernels(templates, programs, {}, "")
+    unsupported = kernels_support.read_support(context, changes, templates, programs)
+    choice = kernels.plan_kernels(templates, programs, {}, "", unsupported)
     rows = [Check(f"kernel {k.name}", OK, k.spec["argv"][0]) for k in choice.offered]
     rows += [Check(f"kernel {name}", SKIP, why) for name, why in choice.skipped.items()]
     python = programs.get("python3")

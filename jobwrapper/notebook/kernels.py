@@ -161,15 +161,21 @@ def _fill(text: str, values: Mapping[str, str]) -> str:
 
 
 def plan_kernels(templates: Sequence[KernelTemplate], programs: Mapping[str, str],
-                 env: Mapping[str, str], label: str) -> KernelChoice:
-    """Fill the templates whose programs exist; pure."""
+                 env: Mapping[str, str], label: str,
+                 unsupported: Optional[Mapping[str, str]] = None) -> KernelChoice:
+    """Fill the templates whose programs exist; pure.
+
+    ``unsupported`` maps built-in kernels whose language support is missing (IRkernel,
+    IJulia, JupyROOT; kernels_support.check_support) to the reason; they are skipped."""
     offered: dict[str, KernelPlan] = {}
     skipped: dict[str, str] = {}
     for template in templates:
         missing = [p for p in required_programs(template) if p not in programs]
-        if missing:
+        reason = f"{', '.join(missing)} not found" if missing else (
+            (unsupported or {}).get(template.name) if template.builtin else None)
+        if reason:
             if template.name not in offered:
-                skipped[template.name] = f"{', '.join(missing)} not found"
+                skipped[template.name] = reason
             continue
         spec = json.loads(json.dumps(template.spec))  # a deep copy of plain JSON
         spec["argv"] = [_fill(arg, programs) for arg in spec["argv"]]

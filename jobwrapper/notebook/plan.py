@@ -19,7 +19,7 @@ from jobwrapper.job.environment import EnvironmentChanges, add_environment, read
 from jobwrapper.job.modules import kernel_relevant
 from jobwrapper.job.plan import Setup
 from jobwrapper.job.timestamps import stamp
-from jobwrapper.notebook import kernels, server
+from jobwrapper.notebook import kernels, kernels_support, server
 from jobwrapper.protocol import SYNC_ENV
 
 
@@ -32,6 +32,8 @@ class NotebookInputs:
     programs: dict[str, str]
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
     login_shell: str = ""  # the user's shell in the passwd database, for terminals
+    # built-in kernels whose language support is missing -> why (kernels_support)
+    unsupported: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,9 @@ def read_notebook(context: JobContext, secrets: Optional[dict[str, str]] = None
     environment = read_environment(context)
     stamp("lmod")
     templates, programs = read_kernels(context, environment)
+    unsupported = kernels_support.read_support(context, environment, templates, programs)
     return NotebookInputs(environment, templates, programs, secrets or {},
-                          server.login_shell(os.getuid()))
+                          server.login_shell(os.getuid()), unsupported)
 
 
 def read_kernels(context: JobContext, environment: Optional[EnvironmentChanges]
@@ -147,7 +150,8 @@ def plan_notebook(context: JobContext, setup: Setup, inputs: NotebookInputs, kin
     root_dir = server.notebook_dir(context.scratch_dir, config, context.environ)
     label = job_label(context, environment)
     kernel_env = {**setup.kernel_env, **kernel_relevant(environment.env)}
-    choice = kernels.plan_kernels(inputs.templates, inputs.programs, kernel_env, label)
+    choice = kernels.plan_kernels(inputs.templates, inputs.programs, kernel_env, label,
+                                  inputs.unsupported)
     private = setup.private_dir
     sock = server.socket_path(private) if mode == "socket" else ""
     ipc_dir = os.path.join(private, server.IPC_DIR_NAME) if sock else ""
