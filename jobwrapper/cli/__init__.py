@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "plan": "jobwrapper.cli.job:plan_command",
     "run": "jobwrapper.cli.job:run_command",
     "singleuser": "jobwrapper.cli.notebook:singleuser_command",
+    "ssh-config": "jobwrapper.cli.sshconfig:ssh_config_command",
 }
 
 

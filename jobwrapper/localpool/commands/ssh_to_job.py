@@ -13,6 +13,8 @@ process group ends both, silently (ssh reports signals only with -v). The hub-si
 unix socket stays in place when forwarding ends, as OpenSSH leaves it. CMD runs
 through the shell named by the caller's $SHELL (ssh_to_job asks the starter for it;
 /bin/bash when unset), so a caller whose $SHELL is nologin gets nologin's message.
+A -ssh program that is not ssh gets a real sshd for the session, as HTCondor does
+(sshd_session.py; `jobwrapper ssh-config` relies on it).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import time
 import traceback
 from pathlib import Path
 
+from jobwrapper.localpool.commands import sshd_session
 from jobwrapper.localpool.commands.forward import Forwarder, ForwardFailure, connect_local
 from jobwrapper.localpool.commands.remove import may_manage
 from jobwrapper.localpool.commands.ssh_options import (
@@ -163,10 +166,15 @@ def _connector(job: JobRecord):
     return connect
 
 
-def _closed_message(job: JobRecord) -> str:
-    """What ssh prints when the job's sshd goes away; its host is `condor-job.<machine>`."""
+def _host(job: JobRecord) -> str:
+    """The name ssh is given for the job's sshd: `condor-job.<machine>`."""
     slot = str(job.ad.get("RemoteHost") or job.ad.get("LastRemoteHost") or "")
-    return f"Connection to condor-job.{slot.rpartition('@')[2]} closed by remote host."
+    return f"condor-job.{slot.rpartition('@')[2]}"
+
+
+def _closed_message(job: JobRecord) -> str:
+    """What ssh prints when the job's sshd goes away."""
+    return f"Connection to {_host(job)} closed by remote host."
 
 
 def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
@@ -221,16 +229,24 @@ def forward_until_gone(layout: PoolLayout, job: JobRecord, options: SshOptions) 
 
 def ssh_to_job(argv: list[str], layout: PoolLayout, config: PoolConfig) -> int:
     """The condor_ssh_to_job command; returns its exit code."""
+    if argv[:1] == ["-proxy"]:
+        return sshd_session.proxy(argv[1:], layout)
     try:
         auto_retry, ssh_command, job_id, command = _parse_argv(argv)
-        options = parse_ssh_command(ssh_command)
+        program = sshd_session.split_program(ssh_command)
+        external = bool(program) and not sshd_session.is_ssh(program[0])
+        options = SshOptions() if external else parse_ssh_command(ssh_command)
         job = wait_for_job(layout, config, _cluster(job_id), auto_retry)
-    except (SshToJobError, SshOptionError) as error:
+    except (SshToJobError, SshOptionError, ValueError) as error:
         print(error, file=sys.stderr)
         return 1
     if not Path(job.path / "environ.json").exists():
         print(RETRY_HINT, file=sys.stderr)
         return 1
+    if external:
+        shim = os.path.abspath(sys.argv[0]) if os.path.isabs(sys.argv[0]) or \
+            os.sep in sys.argv[0] else "condor_ssh_to_job"
+        return sshd_session.run_program(job, program, shim, _host(job))
     if options.no_command:
         return forward_until_gone(layout, job, options)
     with sessions.registered(job.path):
