@@ -73,6 +73,14 @@ def test_the_command_refuses_a_bad_job_id(tmp_path: Path):
     assert not (tmp_path / sshconfig.WRAPPER_NAME).exists()
 
 
+def test_an_unwritable_bin_dir_is_one_line(tmp_path: Path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = CliRunner().invoke(cli, ["ssh-config", "1", "--bin-dir", str(blocker / "bin")])
+    assert result.exit_code != 0
+    assert "cannot install the wrapper" in str(result.exception)
+
+
 def test_the_wrapper_reads_condor_ssh_to_jobs_arguments():
     # as HTCondor 25.0.13 gives them to the -ssh program
     argv = ["-oUser=condor-user", "-oIdentityFile=/tmp/u.condor_ssh_to_job_x/ssh_key",

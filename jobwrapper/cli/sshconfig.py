@@ -131,7 +131,11 @@ def ssh_config_command(job_id: str, name: Optional[str], jump: Optional[str],
     """
     check_job_id(job_id)
     name = name or f"job-{job_id.partition('.')[0]}"
-    wrapper = install_wrapper(bin_dir.expanduser())
+    try:
+        wrapper = install_wrapper(bin_dir.expanduser())
+    except OSError as error:
+        raise SshConfigError(f"cannot install the wrapper in {bin_dir}: "
+                             f"{error.strerror or error}") from None
     found = shutil.which("condor_ssh_to_job")
     command = found if found and jump is None else "condor_ssh_to_job"
     click.echo(host_block(job_id, name, wrapper, jump=jump, condor_ssh_to_job=command), nl=False)
