@@ -84,6 +84,10 @@ class KernelSettings:
     extra_dirs: list[str] = setting(
         [], "list[str]",
         "Directories of site kernels (one sub-directory with a kernel.json each).")
+    user_environments: bool = setting(
+        True, "bool",
+        "Offer each venv or conda environment in the user's ~/jupyter/envs that has "
+        "ipykernel as a kernel (user-<name>); false: only the site's kernels.")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "health": "jobwrapper.cli.health:health_command",
     "doctor": "jobwrapper.cli.job:doctor_command",
     "info": "jobwrapper.cli.job:info_command",
+    "kernel": "jobwrapper.cli.kernel:kernel_command",
     "lab": "jobwrapper.cli.notebook:lab_command",
     "notebook-plan": "jobwrapper.cli.notebook:notebook_plan_command",
     "plan": "jobwrapper.cli.job:plan_command",

@@ -23,7 +23,7 @@ from jobwrapper.job.environment import EnvironmentChanges, read_environment
 from jobwrapper.job.modules import find_lmod
 from jobwrapper.job.plan import Setup, plan
 from jobwrapper.notebook import kernels, kernels_support, server
-from jobwrapper.notebook.plan import read_kernels
+from jobwrapper.notebook.plan import read_kernels, read_user_kernels
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
 MIN_SERVER_PROXY = (4, 2, 0)  # CVE-2024-28179 (4.1.1), CVE-2024-35225 (4.2.0)
@@ -96,7 +96,9 @@ def check_kernels(context: JobContext, changes: Optional[EnvironmentChanges]) ->
     except JobwrapperError as error:
         return [Check("kernels", FAIL, str(error))]
     unsupported = kernels_support.read_support(context, changes, templates, programs)
-    choice = kernels.plan_kernels(templates, programs, {}, "", unsupported)
+    user_templates, user_programs, user_reasons = read_user_kernels(context, changes)
+    choice = kernels.plan_kernels([*templates, *user_templates], {**programs, **user_programs},
+                                  {}, "", {**unsupported, **user_reasons})
     rows = [Check(f"kernel {k.name}", OK, k.spec["argv"][0]) for k in choice.offered]
     rows += [Check(f"kernel {name}", SKIP, why) for name, why in choice.skipped.items()]
     python = programs.get("python3")

@@ -37,6 +37,7 @@ class KernelTemplate:
     spec: dict[str, Any]
     directory: str
     builtin: bool
+    user: bool = False  # a user's own environment (kernels_user)
 
 
 @dataclass(frozen=True)
@@ -166,13 +167,15 @@ def plan_kernels(templates: Sequence[KernelTemplate], programs: Mapping[str, str
     """Fill the templates whose programs exist; pure.
 
     ``unsupported`` maps built-in kernels whose language support is missing (IRkernel,
-    IJulia, JupyROOT; kernels_support.check_support) to the reason; they are skipped."""
+    IJulia, JupyROOT; kernels_support.check_support) and users' environments that
+    cannot be kernels (kernels_user) to the reason; they are skipped."""
     offered: dict[str, KernelPlan] = {}
     skipped: dict[str, str] = {}
     for template in templates:
         missing = [p for p in required_programs(template) if p not in programs]
-        reason = f"{', '.join(missing)} not found" if missing else (
-            (unsupported or {}).get(template.name) if template.builtin else None)
+        checked = template.builtin or template.user
+        reason = ((unsupported or {}).get(template.name) if checked else None) or (
+            f"{', '.join(missing)} not found" if missing else None)
         if reason:
             if template.name not in offered:
                 skipped[template.name] = reason

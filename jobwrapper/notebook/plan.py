@@ -19,7 +19,7 @@ from jobwrapper.job.environment import EnvironmentChanges, add_environment, read
 from jobwrapper.job.modules import kernel_relevant
 from jobwrapper.job.plan import Setup
 from jobwrapper.job.timestamps import stamp
-from jobwrapper.notebook import kernels, kernels_support, server
+from jobwrapper.notebook import kernels, kernels_support, kernels_user, server
 from jobwrapper.protocol import SYNC_ENV
 
 
@@ -105,8 +105,22 @@ def read_notebook(context: JobContext, secrets: Optional[dict[str, str]] = None
     stamp("lmod")
     templates, programs = read_kernels(context, environment)
     unsupported = kernels_support.read_support(context, environment, templates, programs)
-    return NotebookInputs(environment, templates, programs, secrets or {},
-                          server.login_shell(os.getuid()), unsupported)
+    user_templates, user_programs, user_reasons = read_user_kernels(context, environment)
+    return NotebookInputs(environment, (*templates, *user_templates),
+                          {**programs, **user_programs}, secrets or {},
+                          server.login_shell(os.getuid()), {**unsupported, **user_reasons})
+
+
+def read_user_kernels(context: JobContext, environment: Optional[EnvironmentChanges]
+                      ) -> tuple[list[kernels.KernelTemplate], dict[str, str], dict[str, str]]:
+    """The user's own environments in ~/jupyter/envs (kernels_user), unless the site's
+    kernels.user_environments forbids them."""
+    if not context.config.kernels.user_environments:
+        return [], {}, {}
+    env = environment.env if environment else {}
+    search_path = env.get("PATH", context.environ.get("PATH", os.defpath))
+    return kernels_user.read_user_environments(
+        server.notebook_dir(context.scratch_dir, context.config, context.environ), search_path)
 
 
 def read_kernels(context: JobContext, environment: Optional[EnvironmentChanges]
