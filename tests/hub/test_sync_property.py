@@ -48,6 +48,11 @@ class SyncMachine(RuleBasedStateMachine):
         self.job_wrote: dict[str, str] = {}
         self.submit_wrote: dict[str, str] = {}
         self.job_deleted: set[str] = set()
+        # what each name held when the job started: a file moved away and back in the
+        # job is that same file again (same content, same mtime), no new version
+        self.base = {str(path.relative_to(self.jupyter)): path.read_text()
+                     for path in self.jupyter.rglob("*") if path.is_file()
+                     and protocol.SYNC_DIR not in path.parts}
 
     @rule(name=NAMES, side=st.sampled_from(["job", "submit"]))
     def write(self, name: str, side: str) -> None:
@@ -74,7 +79,10 @@ class SyncMachine(RuleBasedStateMachine):
             (self.staging / new).parent.mkdir(parents=True, exist_ok=True)
             text = (self.staging / old).read_text()
             os.replace(self.staging / old, self.staging / new)
-            self.job_wrote[new] = text
+            if self.base.get(new) == text:
+                self.job_wrote.pop(new, None)  # back where it was, unchanged
+            else:
+                self.job_wrote[new] = text
             self.job_wrote.pop(old, None)
             self.job_deleted.add(old)
             self.job_deleted.discard(new)
