@@ -38,6 +38,7 @@ from jobwrapper.localpool.commands.ssh_options import (
     SshOptions,
     parse_ssh_command,
 )
+from jobwrapper.localpool.commands.sshd_session import EXIT_SSH, NOT_IN_QUEUE, SESSION_USER
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
 from jobwrapper.localpool.execute import netns, sessions
 from jobwrapper.localpool.execute.processes import SSH_SESSION_VARIABLE
@@ -45,10 +46,7 @@ from jobwrapper.localpool.records import JobRecord, load_record, read_json
 
 RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
 WAITING = "Waiting for job to start..."
-SESSION_USER = "condor-user"  # USER and LOGNAME in an ssh_to_job session
-NOT_IN_QUEUE = "Unable to fetch job ad; is it still in the queue?"
 USAGE = "Usage: condor_ssh_to_job [-auto-retry] [-ssh \"ssh OPTIONS\"] <job-id> [command]"
-EXIT_SSH = 255
 
 
 class SshToJobError(Exception):
@@ -118,15 +116,6 @@ def wait_for_job(
         time.sleep(min(0.5, max(0.05, config.ssh_ready_delay / 5)))
 
 
-def _as_owner(uid: int) -> dict[str, object]:
-    """Popen arguments that switch to the job's owner when the caller is root."""
-    if os.getuid() != 0 or uid == 0:
-        return {}
-    account = pwd.getpwuid(uid)
-    return {"user": uid, "group": account.pw_gid, "extra_groups": os.getgrouplist(
-        account.pw_name, account.pw_gid)}
-
-
 def _shell() -> str:
     """The session's shell: the caller's $SHELL if it can be run, else /bin/bash, as the
     starter chooses it (a nologin $SHELL is taken as it is, and refuses)."""
@@ -142,17 +131,10 @@ def run_command(job: JobRecord, command: list[str]) -> int:
     argv = [shell, "-c", " ".join(command)] if command else [shell, "-l"]
     environment = dict(saved["environment"], USER=SESSION_USER, LOGNAME=SESSION_USER,
                        SHELL=shell, **{SSH_SESSION_VARIABLE: str(os.getpid())})
-    preexec = netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
-    process = subprocess.Popen(
-        argv, cwd=saved["cwd"], env=environment, preexec_fn=preexec, **_as_owner(uid)
-    )
-    while True:
-        try:
-            code = process.wait()
-            break
-        except KeyboardInterrupt:
-            process.send_signal(signal.SIGINT)
-    return code if code >= 0 else EXIT_SSH
+    process = subprocess.Popen(argv, cwd=saved["cwd"], env=environment,
+                               preexec_fn=sshd_session.in_job_namespace(job),
+                               **sshd_session.as_owner(uid))
+    return sshd_session.wait_passing_interrupts(process)
 
 
 def _connector(job: JobRecord):

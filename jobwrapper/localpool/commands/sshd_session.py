@@ -34,8 +34,9 @@ from jobwrapper.localpool.execute.processes import SSH_SESSION_VARIABLE
 from jobwrapper.localpool.records import JobRecord, load_record, read_json
 
 SSHD = "/usr/sbin/sshd"
-SESSION_USER = "condor-user"
-EXIT_SSH = 255
+SESSION_USER = "condor-user"  # USER and LOGNAME in an ssh_to_job session
+EXIT_SSH = 255  # ssh's exit code for its own failures
+NOT_IN_QUEUE = "Unable to fetch job ad; is it still in the queue?"
 
 
 class SessionError(Exception):
@@ -107,16 +108,35 @@ def run_program(job: JobRecord, program: list[str], proxy: str, host: str) -> in
             host,
         ]
         with sessions.registered(job.path):
-            process = subprocess.Popen([*program, *arguments])
-            while True:
-                try:
-                    code = process.wait()
-                    break
-                except KeyboardInterrupt:
-                    process.send_signal(signal.SIGINT)
-        return code if code >= 0 else EXIT_SSH
+            return wait_passing_interrupts(subprocess.Popen([*program, *arguments]))
     finally:
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def as_owner(uid: int) -> dict[str, object]:
+    """Popen arguments that switch to the job's owner when the caller is root."""
+    if os.getuid() != 0 or uid == 0:
+        return {}
+    account = pwd.getpwuid(uid)
+    return {"user": uid, "group": account.pw_gid, "extra_groups": os.getgrouplist(
+        account.pw_name, account.pw_gid)}
+
+
+def in_job_namespace(job: JobRecord):
+    """A preexec_fn that enters the job's network namespace; None when it has none."""
+    return netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
+
+
+def wait_passing_interrupts(process: subprocess.Popen) -> int:
+    """Wait for `process`, passing Ctrl-C on to it as ssh does; its exit code, with
+    ssh's 255 for a death by signal."""
+    while True:
+        try:
+            code = process.wait()
+            break
+        except KeyboardInterrupt:
+            process.send_signal(signal.SIGINT)
+    return code if code >= 0 else EXIT_SSH
 
 
 def proxy(argv: list[str], layout: PoolLayout) -> int:
@@ -132,19 +152,13 @@ def proxy(argv: list[str], layout: PoolLayout) -> int:
         return 1
     job = load_record(layout, cluster)
     if job is None or job.status != 2:
-        print("Unable to fetch job ad; is it still in the queue?", file=sys.stderr)
+        print(NOT_IN_QUEUE, file=sys.stderr)
         return 1
     saved = read_json(job.path / "environ.json")
-    preexec = netns.preexec(job.shadow.netns_pid) if job.shadow and job.shadow.netns_pid else None
-    owner = {}
-    if os.getuid() == 0 and job.owner_uid != 0:
-        account = pwd.getpwuid(job.owner_uid)
-        owner = {"user": job.owner_uid, "group": account.pw_gid,
-                 "extra_groups": os.getgrouplist(account.pw_name, account.pw_gid)}
     command = [SSHD, "-i", "-e", "-f", str(directory / "sshd_config")]
     with sessions.registered(job.path):
         process = subprocess.Popen(command, cwd=saved["cwd"], env={"PATH": os.defpath},
-                                   preexec_fn=preexec, **owner)
+                                   preexec_fn=in_job_namespace(job), **as_owner(job.owner_uid))
         code = process.wait()
     return code if code >= 0 else EXIT_SSH
 
