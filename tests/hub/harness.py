@@ -291,6 +291,20 @@ def serving(prefix: str, pool_bin: Path, users: Sequence[str], *, isolate: bool 
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
+# The opt-in tests against a real HTCondor: JWHUB_REAL_CONDOR=/opt/htcondor (its release
+# dir, a running pool), as root.
+REAL_CONDOR = os.environ.get("JWHUB_REAL_CONDOR", "")
+needs_real_condor = pytest.mark.skipif(
+    not REAL_CONDOR or not Path(REAL_CONDOR, "bin", "condor_q").exists(),
+    reason="JWHUB_REAL_CONDOR=/opt/htcondor (a running HTCondor) not set")
+
+
+def real_condor_env() -> dict[str, str]:
+    """The environment for the real HTCondor's commands."""
+    return {**os.environ, "CONDOR_CONFIG": f"{REAL_CONDOR}/etc/condor_config",
+            "PATH": f"{REAL_CONDOR}/bin:{REAL_CONDOR}/sbin:{os.environ['PATH']}"}
+
+
 def run_as(user: str | None, *argv: str) -> subprocess.CompletedProcess:
     """Run a command (e.g. a condor_* shim) as `user`, or as root when None."""
     prefix = ["runuser", "-u", user, "--"] if user else []

@@ -5,7 +5,6 @@ the job's .job.ad never changes (docs/shutdown.md, "What HTCondor 25.0.13 does")
 
 from __future__ import annotations
 
-import os
 import pwd
 import shutil
 import subprocess
@@ -17,12 +16,10 @@ import pytest
 
 from jobwrapper.hub.site.sessiontime import qedit_argv
 
-CONDOR = os.environ.get("JWHUB_REAL_CONDOR", "")
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(not CONDOR or not Path(CONDOR, "bin", "condor_q").exists(),
-                       reason="JWHUB_REAL_CONDOR=/opt/htcondor (a running HTCondor) not set"),
-]
+from .harness import REAL_CONDOR, needs_real_condor, real_condor_env
+
+CONDOR = REAL_CONDOR
+pytestmark = [pytest.mark.root, needs_real_condor]
 USER = "jwtest-carol"
 JOB = """#!/bin/sh
 while true; do
@@ -41,13 +38,8 @@ queue
 """
 
 
-def condor_env() -> dict[str, str]:
-    return {**os.environ, "CONDOR_CONFIG": f"{CONDOR}/etc/condor_config",
-            "PATH": f"{CONDOR}/bin:{CONDOR}/sbin:{os.environ['PATH']}"}
-
-
 def as_user(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["runuser", "-u", USER, "--", *argv], cwd=cwd, env=condor_env(),
+    return subprocess.run(["runuser", "-u", USER, "--", *argv], cwd=cwd, env=real_condor_env(),
                           capture_output=True, text=True, timeout=60, check=False)
 
 

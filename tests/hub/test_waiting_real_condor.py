@@ -6,7 +6,6 @@ hub's user, and the sentence the user would read is checked. The job is removed.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
 from pathlib import Path
 
@@ -14,24 +13,16 @@ import pytest
 
 from jobwrapper.hub.site.poolstatus import DEFAULT_STATUS_CMD
 
+from .harness import REAL_CONDOR, needs_real_condor, real_condor_env
 from .test_spawner_unit import make_spawner
 
-CONDOR = os.environ.get("JWHUB_REAL_CONDOR", "")
-pytestmark = [
-    pytest.mark.root,
-    pytest.mark.skipif(not CONDOR or not Path(CONDOR, "bin", "condor_q").exists(),
-                       reason="JWHUB_REAL_CONDOR=/opt/htcondor (a running HTCondor) not set"),
-]
+CONDOR = REAL_CONDOR
+pytestmark = [pytest.mark.root, needs_real_condor]
 USER = "jwtest-bob"
 
 
-def condor_env() -> dict[str, str]:
-    return {**os.environ, "CONDOR_CONFIG": f"{CONDOR}/etc/condor_config",
-            "PATH": f"{CONDOR}/bin:{CONDOR}/sbin:{os.environ['PATH']}"}
-
-
 def test_a_real_pool_explains_a_job_that_asks_for_4_gpus(hub_users, monkeypatch):
-    env = condor_env()
+    env = real_condor_env()
     monkeypatch.setenv("CONDOR_CONFIG", env["CONDOR_CONFIG"])
     monkeypatch.setenv("PATH", env["PATH"])
     home = Path(f"/home/{USER}")

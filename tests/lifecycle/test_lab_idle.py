@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS
+from browser import CHROMIUM, lab_page
 from jupyter_harness import jupyter_server, marked_processes, wait_until
 
 IDLE_SOON = """
@@ -34,15 +34,8 @@ pytestmark = [
 
 
 def test_a_hidden_lab_tab_gets_the_idle_warning_then_the_session_ends(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
-    with jupyter_server(tmp_path, IDLE_SOON) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS, headless=True)
-        try:
-            page = browser.new_page()
-            page.goto(f"{server.url}lab?token={server.token}", wait_until="domcontentloaded")
+    with jupyter_server(tmp_path, IDLE_SOON) as server:
+        with lab_page(server.url, server.token, tmp_path / "chromium-profile") as page:
             page.locator(".jp-LauncherCard").first.wait_for(timeout=60_000)
             page.evaluate(HIDE)
             toast = page.locator(".Toastify__toast", has_text="No activity for")
@@ -52,7 +45,5 @@ def test_a_hidden_lab_tab_gets_the_idle_warning_then_the_session_ends(tmp_path: 
             started = time.time()
             wait_until(lambda: server.process.poll() is not None, 40, "the idle end")
             assert time.time() - started < 30
-        finally:
-            browser.close()
         wait_until(lambda: not marked_processes(server.mark), 5, "no process left")
         assert "ending the job: no activity for 25 s" in server.log()

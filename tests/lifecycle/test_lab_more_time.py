@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS
+from browser import CHROMIUM, lab_page
 from jupyter_harness import jupyter_server, marked_processes, wait_until
 
 LIMIT_SOON = """
@@ -52,7 +52,6 @@ class StandInHub(BaseHTTPRequestHandler):
 
 
 def test_the_button_asks_the_hub_and_the_job_follows(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
 
     hub = HTTPServer(("127.0.0.1", 0), StandInHub)
     threading.Thread(target=hub.serve_forever, daemon=True).start()
@@ -63,22 +62,14 @@ def test_the_button_asks_the_hub_and_the_job_follows(tmp_path: Path) -> None:
            "JUPYTERHUB_API_URL": f"http://127.0.0.1:{hub.server_port}/hub/api",
            "JUPYTERHUB_API_TOKEN": "server-token-1"}
     try:
-        with jupyter_server(tmp_path / "s", LIMIT_SOON, extra_env=env) as server, \
-                sync_playwright() as pw:
-            browser = pw.chromium.launch_persistent_context(
-                str(tmp_path / "chromium-profile"), executable_path=CHROMIUM,
-                args=CHROMIUM_ARGS, headless=True)
-            try:
-                page = browser.new_page()
-                page.goto(f"{server.url}lab?token={server.token}", wait_until="domcontentloaded")
+        with jupyter_server(tmp_path / "s", LIMIT_SOON, extra_env=env) as server:
+            with lab_page(server.url, server.token, tmp_path / "chromium-profile") as page:
                 toast = page.locator(".Toastify__toast", has_text="Runtime limit:")
                 toast.first.wait_for(timeout=60_000)
                 toast.first.get_by_role("button", name="1 more hour").click()
                 page.locator(".Toastify__toast", has_text="More time: this job now ends at"
                              ).first.wait_for(timeout=20_000)
                 page.screenshot(path=str(tmp_path / "lab-more-time.png"))
-            finally:
-                browser.close()
             assert StandInHub.requests == [("/hub/api/jobwrapper/runtime",
                                             "token server-token-1", {"runtime_hours": 2})]
             status = server.api("GET", "jobwrapper/runtime").json()

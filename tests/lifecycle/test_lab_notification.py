@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from browser import CHROMIUM, CHROMIUM_ARGS
+from browser import CHROMIUM, lab_page
 from jupyter_harness import jupyter_server, marked_processes, wait_until
 
 # One warning at once (the job starts inside the 600 s window), one 15 s later.
@@ -26,19 +26,9 @@ pytestmark = [
 
 
 def test_lab_shows_earlier_and_live_runtime_limit_warnings(tmp_path: Path) -> None:
-    from playwright.sync_api import sync_playwright
-
     env = {"JOBWRAPPER_RUNTIME_END": str(time.time() + 45)}
-    with jupyter_server(tmp_path, LIMIT_SOON, extra_env=env) as server, sync_playwright() as pw:
-        browser = pw.chromium.launch_persistent_context(
-            str(tmp_path / "chromium-profile"),
-            executable_path=CHROMIUM,
-            args=CHROMIUM_ARGS,
-            headless=True,
-        )
-        try:
-            page = browser.new_page()
-            page.goto(f"{server.url}lab?token={server.token}", wait_until="domcontentloaded")
+    with jupyter_server(tmp_path, LIMIT_SOON, extra_env=env) as server:
+        with lab_page(server.url, server.token, tmp_path / "chromium-profile") as page:
             toasts = page.locator(".Toastify__toast", has_text="Runtime limit:")
             toasts.first.wait_for(timeout=40_000)  # the warning given before the page opened
             first = toasts.first.inner_text()
@@ -50,8 +40,6 @@ def test_lab_shows_earlier_and_live_runtime_limit_warnings(tmp_path: Path) -> No
             page.screenshot(path=str(tmp_path / "lab-warning.png"))
             texts = {toasts.nth(i).inner_text() for i in range(toasts.count())}
             assert first in texts and len(texts) == 2
-        finally:
-            browser.close()
         server.process.send_signal(signal.SIGTERM)
         wait_until(
             lambda: server.process.poll() is not None and not marked_processes(server.mark),
