@@ -63,3 +63,10 @@ def test_without_submit_reschedules_condor_reschedule_starts_the_waiting_job(mak
     result = pool.run("condor_reschedule", user=alice)
     assert (result.returncode, result.stdout) == (0, 'Sent "Reschedule" command to local schedd\n')
     pool.wait_status(second, "2", timeout=30)
+
+
+def test_condor_reschedule_with_a_target_is_one_line_and_exit_1(pool: Pool):
+    result = pool.run("condor_reschedule", "-name", "other")
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ('condor_reschedule: invalid argument "-name"; '
+                             "the local pool takes no targets\n")
