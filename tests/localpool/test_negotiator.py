@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from jobwrapper.localpool.config import PoolConfig
-from jobwrapper.localpool.execute.negotiator import next_cycle
+from jobwrapper.localpool.config import PoolConfig, PoolLayout
+from jobwrapper.localpool.execute.negotiator import matched_at, next_cycle
 
 from .helpers import Pool, sleeper, user_dir
 
@@ -70,3 +70,11 @@ def test_condor_reschedule_with_a_target_is_one_line_and_exit_1(pool: Pool):
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr == ('condor_reschedule: invalid argument "-name"; '
                              "the local pool takes no targets\n")
+
+
+def test_a_submit_time_the_file_name_rounds_down_is_matched_by_its_own_cycle(tmp_path):
+    layout = PoolLayout(tmp_path / "pool")
+    layout.root.mkdir()
+    submitted = 1000.0000004  # named "cycle-1000.000000": earlier than the float itself
+    config = PoolConfig(negotiator_interval=600.0, negotiator_min_interval=0.1)
+    assert matched_at(layout, config, submitted) == 1000.0

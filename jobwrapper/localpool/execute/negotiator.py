@@ -46,11 +46,16 @@ def _times(path: Path, prefix: str) -> list[float]:
     return sorted(times)
 
 
+def _stamp(moment: float) -> str:
+    """A time as the file names hold it (microseconds)."""
+    return f"{moment:.6f}"
+
+
 def request_cycle(layout: PoolLayout, now: float | None = None) -> None:
     """Ask for a negotiation cycle (condor_reschedule; condor_submit by default)."""
     path = _ensure_dir(layout)
     stamp = time.time() if now is None else now
-    fd = os.open(path / f"request-{stamp:.6f}-{os.getpid()}", os.O_WRONLY | os.O_CREAT, 0o644)
+    fd = os.open(path / f"request-{_stamp(stamp)}-{os.getpid()}", os.O_WRONLY | os.O_CREAT, 0o644)
     os.close(fd)
 
 
@@ -75,6 +80,7 @@ def matched_at(layout: PoolLayout, config: PoolConfig, submitted: float) -> floa
     are due by now; None while it is still to come. With negotiation off: `submitted`."""
     if config.negotiator_interval <= 0:
         return submitted
+    submitted = float(_stamp(submitted))  # as a cycle file names it, so it is found again
     path = _ensure_dir(layout)
     later = [cycle for cycle in _times(path, "cycle-") if cycle >= submitted]
     if later:
@@ -90,7 +96,7 @@ def matched_at(layout: PoolLayout, config: PoolConfig, submitted: float) -> floa
             cycle = next_cycle(cycles, _times(path, "request-"), config, submitted)
             if cycle > now:
                 return None
-            fd = os.open(path / f"cycle-{cycle:.6f}", os.O_WRONLY | os.O_CREAT, 0o644)
+            fd = os.open(path / f"cycle-{_stamp(cycle)}", os.O_WRONLY | os.O_CREAT, 0o644)
             os.close(fd)
     _prune(path, now)
     return later[0]
