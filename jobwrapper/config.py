@@ -201,12 +201,33 @@ class JupyterLabSettings:
         "question), 'ask' (JupyterLab asks each user) or 'always'.")
 
 
+@dataclass(frozen=True)
+class SlurmSettings:
+    """[slurm]: what jobwrapper reads in a Slurm job (docs/slurm.md)."""
+
+    container_variable: str = setting(
+        "JOBWRAPPER_CONTAINER_OS", "str",
+        "Variable naming the container OS in a Slurm job (the hub's spawner sets it).")
+    environment_variable: str = setting(
+        "JOBWRAPPER_ENVIRONMENT", "str",
+        "Variable naming the software environment in a Slurm job.")
+    temp_variables: list[str] = setting(
+        ["SLURM_TMPDIR", "TMPDIR"], "list[str]",
+        "Variables naming the job's local temp dir, first set one wins (else /tmp); "
+        "the private dir is made inside it, per user and job.")
+    time_limit: bool = setting(
+        True, "bool",
+        "Ask squeue for the job's time limit when the environment does not hold it "
+        "(SLURM_JOB_END_TIME); one call of about 10 ms per command.")
+    squeue: str = setting("squeue", "str", "The squeue command (name or absolute path).")
+
+
 # The typed tables, by section name; the free-form sections validate elsewhere.
 TABLES: dict[str, type] = {
     "job": JobSettings, "lmod": LmodSettings, "kernels": KernelSettings,
     "server": ServerSettings, "shutdown": ShutdownSettings, "desktop": DesktopSettings,
     "idle": IdleSettings, "runtime": RuntimeSettings,
-    "jupyterlab": JupyterLabSettings,
+    "jupyterlab": JupyterLabSettings, "slurm": SlurmSettings,
 }
 
 
@@ -271,6 +292,7 @@ class SiteConfig:
     idle: IdleSettings = field(default_factory=IdleSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     jupyterlab: JupyterLabSettings = field(default_factory=JupyterLabSettings)
+    slurm: SlurmSettings = field(default_factory=SlurmSettings)
 
     def get(self, section: str, key: str) -> Any:
         """A key's value by name (for tools that walk the schema); code reads the typed
