@@ -206,7 +206,7 @@ class SlurmSettings:
     """[slurm]: what jobwrapper reads in a Slurm job (docs/slurm.md)."""
 
     container_variable: str = setting(
-        "JOBWRAPPER_CONTAINER_OS", "str",
+        "JOBWRAPPER_CONTAINER", "str",
         "Variable naming the container OS in a Slurm job (the hub's spawner sets it).")
     environment_variable: str = setting(
         "JOBWRAPPER_ENVIRONMENT", "str",
@@ -222,12 +222,55 @@ class SlurmSettings:
     squeue: str = setting("squeue", "str", "The squeue command (name or absolute path).")
 
 
+@dataclass(frozen=True)
+class DaskSettings:
+    """[dask]: Dask workers as HTCondor jobs from a notebook (docs/dask.md)."""
+
+    container_os: str = setting(
+        "", "str", "ContainerOS of the worker jobs; empty: the notebook job's own.")
+    environment: str = setting(
+        "", "str", "Software environment of the worker jobs; empty: the notebook job's own.")
+    cores: int = setting(1, "int", "CPUs per worker job (request_cpus; the worker's threads).")
+    memory_mb: int = setting(
+        2048, "int",
+        "Memory per worker job in MB (request_memory); the worker's own limit is 90 % of it.")
+    disk_mb: int = setting(1024, "int", "Disk per worker job in MB (request_disk).")
+    max_workers: int = setting(
+        50, "int", "The most worker jobs one cluster may ask for (cluster(workers=N), scale).")
+    death_timeout: int = setting(
+        60, "int",
+        "Seconds a worker waits for its scheduler (at start, and after losing it, as when "
+        "the kernel ends) before its job ends.")
+    python: str = setting(
+        "python3", "str",
+        "The workers' Python (a name found on the environment's PATH, or an absolute path); "
+        "it needs the notebook's dask and distributed versions.")
+    jobwrapper: str = setting(
+        "", "str",
+        "jobwrapper in the worker's container (an absolute path), the workers' launcher "
+        "(jobwrapper run --); empty: the notebook's own jobwrapper.")
+    condor_bin: str = setting(
+        "", "str", "Directory of condor_submit and condor_rm (absolute); empty: PATH.")
+    interface: str = setting(
+        "", "str",
+        "Network interface of the scheduler and the workers (e.g. eth0); empty: Dask's choice.")
+    tls: bool = setting(
+        True, "bool",
+        "Scheduler, workers and client talk TLS with a certificate made for each cluster; "
+        "false: plain TCP that anyone reaching the scheduler's port can use to run code.")
+    submit_extra: dict[str, str] = setting(
+        {}, "table",
+        "Extra submit description commands for the worker jobs (e.g. "
+        "'+AccountingGroup' = '\"group_u\"'), after jobwrapper's own.")
+
+
 # The typed tables, by section name; the free-form sections validate elsewhere.
 TABLES: dict[str, type] = {
     "job": JobSettings, "lmod": LmodSettings, "kernels": KernelSettings,
     "server": ServerSettings, "shutdown": ShutdownSettings, "desktop": DesktopSettings,
     "idle": IdleSettings, "runtime": RuntimeSettings,
     "jupyterlab": JupyterLabSettings, "slurm": SlurmSettings,
+    "dask": DaskSettings,
 }
 
 
@@ -293,6 +336,7 @@ class SiteConfig:
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     jupyterlab: JupyterLabSettings = field(default_factory=JupyterLabSettings)
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
+    dask: DaskSettings = field(default_factory=DaskSettings)
 
     def get(self, section: str, key: str) -> Any:
         """A key's value by name (for tools that walk the schema); code reads the typed
@@ -432,6 +476,7 @@ def parse_config(text: str, path: str) -> SiteConfig:
         else:
             sections[section] = checker.table(section, values, SCHEMA[section])
     _check_choices(checker, sections)
+    _check_dask(checker, sections.get("dask", {}))
     tables = {name: table(**sections.get(name, {})) for name, table in TABLES.items()}
     return SiteConfig(path, sections, environments, proxies, raw, **tables)
 
@@ -487,6 +532,28 @@ def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> No
         for name in sections.get("job", {}).get(key, []):
             if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", name):
                 raise checker.fail("job", key, f"{name!r} is not a variable name")
+
+
+_SUBMIT_COMMAND = re.compile(r"(\+|MY\.)?[A-Za-z_][A-Za-z0-9_.]*\Z")
+
+
+def _check_dask(checker: _Checker, dask: dict[str, Any]) -> None:
+    """[dask]: sizes are positive, paths absolute, names plain, extra commands one line."""
+    for key in ("cores", "memory_mb", "disk_mb", "max_workers", "death_timeout"):
+        if key in dask and dask[key] < 1:
+            raise checker.fail("dask", key, "must be at least 1")
+    for key in ("jobwrapper", "condor_bin"):
+        if dask.get(key) and not dask[key].startswith("/"):
+            raise checker.fail("dask", key, "must be an absolute path (or empty)")
+    for key in ("container_os", "environment"):
+        if dask.get(key) and not _SAFE_NAME.match(dask[key]):
+            raise checker.fail("dask", key, "names may use letters, digits and . _ + - only")
+    if "python" in dask and not re.match(r"[A-Za-z0-9_./+-]+\Z", dask["python"]):
+        raise checker.fail("dask", "python", "must be a program name or an absolute path")
+    for name, value in dask.get("submit_extra", {}).items():
+        if not _SUBMIT_COMMAND.match(name) or "\n" in value or "\r" in value:
+            raise checker.fail("dask", "submit_extra",
+                               f"{name!r}: a submit command name and a one-line value")
 
 
 def _direct_address_problem(value: str) -> Optional[str]:
