@@ -11,7 +11,9 @@ What crosses the line:
    ad): `SERVER_BIND_ENV`, `SERVER_MODE_ENV`, `SECRETS_ENV`; JupyterHub's own
    JUPYTERHUB_* variables. Secrets go in the 0600 file `SECRETS_FILE_NAME`
    (a JSON object of strings, at most `SECRETS_MAX_SIZE` bytes) transferred into the
-   scratch dir, read and deleted by the job before the server starts.
+   scratch dir, read and deleted by the job before the server starts. A Slurm job has
+   no scratch dir and no transfer (the home is shared): there `SECRETS_ENV` holds the
+   file's absolute path in the user's home.
 2. jobwrapper -> the server it execs (same process, across exec): `LISTEN_FD`,
    `REPORT`, `REPORT_TIMEOUT`.
 3. Job -> hub, `POST $JUPYTERHUB_API_URL/batchspawner` with the server's own token

@@ -82,7 +82,7 @@ def test_unknown_requested_amount_is_a_question_mark(tmp_path):
 def test_outside_htcondor_the_message_says_no_job_was_found():
     context = read_context({}, SiteConfig(), host=HOST)
     assert login_message(context) == (
-        "No HTCondor job found (_CONDOR_JOB_AD is not set); "
+        "No HTCondor or Slurm job found (neither _CONDOR_JOB_AD nor SLURM_JOB_ID is set); "
         "using this machine's limits: 8 core(s), 16000 MB RAM.")
 
 

@@ -1,5 +1,8 @@
 """The read stage: what HTCondor gave this job, gathered into one JobContext.
 
+(A Slurm job, ``SLURM_JOB_ID`` without an HTCondor job ad, is read by job/slurm.py
+into the same JobContext.)
+
 Nothing here writes. Every value a user could have written (the job ad is the
 user's submit file) is checked: a bad value is treated as missing, with a one-line
 warning naming the file and the attribute, and the documented fallback is used:
@@ -74,7 +77,8 @@ class HostLimits:
 
 @dataclass(frozen=True)
 class JobContext:
-    """Everything the plan needs, read once. ``in_job`` is False outside HTCondor."""
+    """Everything the plan needs, read once. ``in_job`` is False outside a batch job;
+    ``scheduler`` says which source filled it ("htcondor", "slurm", None)."""
 
     in_job: bool
     environ: Mapping[str, str]
@@ -92,6 +96,8 @@ class JobContext:
     job_start: Optional[int] = None  # epoch seconds (JobCurrentStartDate)
     user_environment: Mapping[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    scheduler: Optional[str] = None
+    temp_base: Optional[str] = None  # where the private dir goes when there is no scratch dir
 
 
 class _Reader:
@@ -322,6 +328,10 @@ def read_context(environ: Mapping[str, str], config: SiteConfig,
     scratch_dir = environ.get("_CONDOR_SCRATCH_DIR") or None
     job_ad, has_job = _load_ad(environ, "_CONDOR_JOB_AD", ".job.ad", scratch_dir, warnings,
                                ad_bytes)
+    if not has_job and not scratch_dir and environ.get("SLURM_JOB_ID"):
+        from jobwrapper.job.slurm import read_slurm_context  # the second source
+
+        return read_slurm_context(environ, config, host or read_host_limits())
     machine_ad, _ = _load_ad(environ, "_CONDOR_MACHINE_AD", ".machine.ad", scratch_dir,
                              warnings, ad_bytes)
     host = host or read_host_limits()
@@ -363,6 +373,7 @@ def read_context(environ: Mapping[str, str], config: SiteConfig,
         job_start=read.number(job_ad, "JobCurrentStartDate", 1 << 40),
         user_environment=user_environment,
         warnings=tuple(_dedupe(warnings)),
+        scheduler="htcondor" if has_job else None,
     )
 
 

@@ -14,11 +14,13 @@ from typing import Optional
 from jobwrapper.job.context import HOST_SOURCE, JobContext, Resources
 
 
-def _amounts(cores: Optional[int], memory_mb: Optional[int], disk_kb: Optional[int]) -> str:
+def _amounts(cores: Optional[int], memory_mb: Optional[int], disk_kb: Optional[int],
+             with_disk: bool = True) -> str:
     def show(value: Optional[int]) -> str:
         return "?" if value is None else str(value)
 
-    return f"{show(cores)} core(s), {show(memory_mb)} MB RAM, {show(disk_kb)} kB disk space"
+    disk = f", {show(disk_kb)} kB disk space" if with_disk else ""
+    return f"{show(cores)} core(s), {show(memory_mb)} MB RAM{disk}"
 
 
 def format_duration(seconds: int) -> str:
@@ -35,18 +37,20 @@ def _host_amounts(res: Resources) -> str:
     return f"{res.cores} core(s){memory}"
 
 
-def resource_lines(res: Resources) -> list[str]:
-    """The request, and the slot's provision when it differs."""
+def resource_lines(res: Resources, with_disk: bool = True) -> list[str]:
+    """The request, and the slot's provision when it differs. ``with_disk``: False where
+    disk is no part of a request (Slurm)."""
     requested = (res.requested_cores, res.requested_memory_mb, res.requested_disk_kb)
     provided = (res.cores, res.memory_mb, res.disk_kb)
     if requested == (None, None, None):
         if res.sources.get("cores") == HOST_SOURCE:
             return ["No resources could be read from the job's ads (see the warnings); "
                     f"using this machine's limits: {_host_amounts(res)}."]
-        return [f"Your job has {_amounts(*provided)}."]
-    lines = [f"You requested {_amounts(*requested)}."]
+        return [f"Your job has {_amounts(*provided, with_disk)}."]
+    lines = [f"You requested {_amounts(*requested, with_disk)}."]
     if provided != requested:
-        lines.append(f"The slot provides {_amounts(*provided)}.")
+        where = "node" if not with_disk else "slot"
+        lines.append(f"The {where} provides {_amounts(*provided, with_disk)}.")
     return lines
 
 
@@ -59,9 +63,9 @@ def login_message(context: JobContext, now: Optional[float] = None,
     """
     res = context.resources
     if not context.in_job:
-        return (f"No HTCondor job found (_CONDOR_JOB_AD is not set); "
-                f"using this machine's limits: {_host_amounts(res)}.")
-    lines = resource_lines(res)
+        return (f"No HTCondor or Slurm job found (neither _CONDOR_JOB_AD nor SLURM_JOB_ID "
+                f"is set); using this machine's limits: {_host_amounts(res)}.")
+    lines = resource_lines(res, with_disk=context.scheduler != "slurm")
     if res.gpus or res.requested_gpus:
         ids = f" ({', '.join(res.gpu_ids)})" if res.gpu_ids else ""
         requested = f"You requested {res.requested_gpus} GPU(s); " if res.requested_gpus else ""

@@ -60,11 +60,13 @@ class Setup:
 
 
 def private_root(context: JobContext, uid: int) -> str:
-    """Where the private directory goes: the scratch dir, or a per-user temp dir."""
+    """Where the private directory goes: the scratch dir, or a per-user temp dir (per
+    user and job in a job without a scratch dir: Slurm's /tmp is shared by jobs)."""
     if context.scratch_dir:
         return os.path.join(context.scratch_dir, PRIVATE_DIR_NAME)
-    base = context.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - a 0700 dir, checked on use
-    return os.path.join(base, f"jobwrapper-{uid}")
+    base = context.temp_base or context.environ.get("TMPDIR") or "/tmp"  # noqa: S108 - 0700
+    suffix = f"-{context.job_id}" if context.in_job and context.job_id else ""
+    return os.path.join(base, f"jobwrapper-{uid}{suffix}")
 
 
 def fallback_root(uid: int, job_id: Optional[str]) -> str:
@@ -140,6 +142,8 @@ def _job_identity(context: JobContext) -> dict[str, str]:
         env["JOBWRAPPER_CONTAINER"] = context.container_label
     if context.job_id:
         env["JOBWRAPPER_JOB_ID"] = context.job_id
+    if context.scheduler:
+        env["JOBWRAPPER_SCHEDULER"] = context.scheduler
     res = context.resources
     if res.runtime_limit_s and context.job_start:
         env["JOBWRAPPER_RUNTIME_END"] = str(context.job_start + res.runtime_limit_s)

@@ -40,19 +40,21 @@ class Check:
 
 def check_ads(context: JobContext) -> Check:
     if not context.in_job:
-        return Check("job ads", FAIL, "no job ad: _CONDOR_JOB_AD is not set; run doctor "
-                                      "inside the job (condor_ssh_to_job)")
+        return Check("job ads", FAIL, "no job: neither _CONDOR_JOB_AD nor SLURM_JOB_ID is "
+                                      "set; run doctor inside the job (condor_ssh_to_job, "
+                                      "srun --jobid=ID --overlap --pty)")
     if context.warnings:
         return Check("job ads", FAIL, f"{context.warnings[0]}; fix the submit file")
     return Check("job ads", OK, f"{context.job_ad.source}, {context.machine_ad.source}")
 
 
 def check_private_dir(context: JobContext, setup: Setup) -> Check:
-    if not context.scratch_dir:
+    if not context.scratch_dir and context.scheduler != "slurm":
         return Check("scratch and private dir", FAIL,
                      "_CONDOR_SCRATCH_DIR is not set; run doctor inside the job")
     private = setup.private_dir
-    for path in (context.scratch_dir, private):
+    # A Slurm job has no scratch dir of its own: the private dir sits in the node's temp.
+    for path in (context.scratch_dir, private) if context.scratch_dir else (private,):
         try:
             info = os.lstat(path)
         except FileNotFoundError:

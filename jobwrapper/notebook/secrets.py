@@ -27,9 +27,18 @@ _MAX_SIZE = SECRETS_MAX_SIZE
 
 
 def secrets_path(scratch_dir: Optional[str], environ: Mapping[str, str]) -> Optional[str]:
-    """Where the secrets file is expected; None outside a job."""
+    """Where the secrets file is expected; None outside a job. Without a scratch dir
+    (Slurm: the home is shared, nothing is transferred) the variable holds the file's
+    absolute path, or there is no file."""
     if not scratch_dir:
-        return None
+        given = environ.get(SECRETS_ENV) or ""
+        if not given:
+            return None
+        if not os.path.isabs(given) or os.path.normpath(given) != given:
+            raise ServerError(f"JOBWRAPPER_HUB_SECRETS={given!r}: must be an absolute, "
+                              "normalized path in a job without a scratch dir; fix the "
+                              "hub's submit template")
+        return given
     name = environ.get(SECRETS_ENV) or DEFAULT_NAME
     if os.path.isabs(name) or ".." in name.split("/"):
         raise ServerError(f"JOBWRAPPER_HUB_SECRETS={name!r}: must be a file name inside the "
