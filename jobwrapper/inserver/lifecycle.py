@@ -42,8 +42,10 @@ REAP_INTERVAL_MS = 15_000
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    """The shutdown extension, and the desktop guard that replaces xprahtml5's entry."""
-    return [{"module": "jobwrapper.inserver.lifecycle"}, {"module": "jobwrapper.inserver.desktop"}]
+    """The shutdown extension, the desktop guard that replaces xprahtml5's entry, and
+    the job's GPUs for JupyterLab's status bar (gpus.py)."""
+    return [{"module": "jobwrapper.inserver.lifecycle"}, {"module": "jobwrapper.inserver.desktop"},
+            {"module": "jobwrapper.inserver.gpus"}]
 
 
 def site_config_or_defaults(log: Any) -> SiteConfig:
