@@ -13,6 +13,7 @@ import sys
 from typing import Any
 
 COMMANDS: dict[str, str] = {
+    "bridge": "jobwrapper.cli.bridge:bridge_command",
     "env": "jobwrapper.cli.job:env_command",
     "health": "jobwrapper.cli.health:health_command",
     "doctor": "jobwrapper.cli.job:doctor_command",
