@@ -19,6 +19,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Optional
 
 from jobwrapper.errors import ConfigError
+from jobwrapper.pathtemplate import template_problem
 from jobwrapper.protocol import SAFE_NAME
 
 if sys.version_info >= (3, 11):
@@ -186,6 +187,38 @@ class DesktopSettings:
         "Command started in the desktop (argv list); more from the desktop's start menu.")
     title: str = setting("Desktop", "str", "Launcher title of the desktop.")
     timeout: int = setting(60, "int", "Seconds the proxy waits for xpra to answer.")
+    dbus_session: bool = setting(
+        False, "bool",
+        "Run the start command inside a private D-Bus session (dbus-run-session, when "
+        "installed; its socket in the desktop's 0700 directory), for X11 programs that "
+        "need a session bus.")
+
+
+@dataclass(frozen=True)
+class LoginSettings:
+    """[login]: site specifics of the job's environment and its login shells."""
+
+    data_dir_variable: str = setting(
+        "", "str",
+        "Variable set to the user's data directory (e.g. DATA); empty: none. Needs "
+        "data_dir_pattern.")
+    data_dir_pattern: str = setting(
+        "", "str",
+        "The user's data directory, e.g. /data/{initial}/{user}; placeholders {user}, "
+        "{initial}, {group}, {home}, {container}. Set only when the directory exists.")
+    rc_pattern: str = setting(
+        "", "str",
+        "A file that interactive sh-family login shells source, e.g. "
+        "{home}/.bashrc.d/{container}; only if it is the user's and not writable by "
+        "others. Empty: none.")
+    csh_rc_pattern: str = setting(
+        "", "str",
+        "The same for tcsh/csh login shells, e.g. {home}/.cshrc.d/{container}.")
+    timezone: str = setting(
+        "host", "str",
+        "TZ for the job: 'host' (the zone /etc/localtime or /etc/timezone names), a zone "
+        "name (Europe/Berlin), or '' (not set). Set only when it is a valid zone here and "
+        "TZ is not set already.")
 
 
 @dataclass(frozen=True)
@@ -270,7 +303,7 @@ TABLES: dict[str, type] = {
     "server": ServerSettings, "shutdown": ShutdownSettings, "desktop": DesktopSettings,
     "idle": IdleSettings, "runtime": RuntimeSettings,
     "jupyterlab": JupyterLabSettings, "slurm": SlurmSettings,
-    "dask": DaskSettings,
+    "dask": DaskSettings, "login": LoginSettings,
 }
 
 
@@ -291,6 +324,8 @@ SCHEMA: dict[str, dict[str, Spec]] = {
 }
 
 NEWS_CHOICES = ("never", "ask", "always")  # jupyterlab.news
+# login.timezone: a tz database name (Europe/Berlin, Etc/UTC, America/Argentina/Salta).
+TIMEZONE_NAME = re.compile(r"[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+){0,3}\Z")
 
 ENVIRONMENT_OS_SCHEMA: dict[str, Spec] = {
     "modules": ("list[str]", [], "Lmod modules to load, in order."),
@@ -337,6 +372,7 @@ class SiteConfig:
     jupyterlab: JupyterLabSettings = field(default_factory=JupyterLabSettings)
     slurm: SlurmSettings = field(default_factory=SlurmSettings)
     dask: DaskSettings = field(default_factory=DaskSettings)
+    login: LoginSettings = field(default_factory=LoginSettings)
 
     def get(self, section: str, key: str) -> Any:
         """A key's value by name (for tools that walk the schema); code reads the typed
@@ -532,6 +568,25 @@ def _check_choices(checker: _Checker, sections: dict[str, dict[str, Any]]) -> No
         for name in sections.get("job", {}).get(key, []):
             if not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", name):
                 raise checker.fail("job", key, f"{name!r} is not a variable name")
+    _check_login(checker, sections.get("login", {}))
+
+
+def _check_login(checker: _Checker, login: dict[str, Any]) -> None:
+    for key in ("data_dir_pattern", "rc_pattern", "csh_rc_pattern"):
+        problem = template_problem(login[key]) if login.get(key) else None
+        if problem:
+            raise checker.fail("login", key, problem)
+    variable, pattern = login.get("data_dir_variable", ""), login.get("data_dir_pattern", "")
+    if variable and not re.match(r"[A-Za-z_][A-Za-z0-9_]*\Z", variable):
+        raise checker.fail("login", "data_dir_variable", f"{variable!r} is not a variable name")
+    if bool(variable) != bool(pattern):
+        missing = "data_dir_pattern" if variable else "data_dir_variable"
+        raise checker.fail("login", "data_dir_variable" if variable else "data_dir_pattern",
+                           f"needs login.{missing} too")
+    zone = login.get("timezone", "host")
+    if zone not in ("host", "") and not TIMEZONE_NAME.match(zone):
+        raise checker.fail("login", "timezone", f"{zone!r} is not 'host', '' or a zone name "
+                                                "like Europe/Berlin")
 
 
 _SUBMIT_COMMAND = re.compile(r"(\+|MY\.)?[A-Za-z_][A-Za-z0-9_.]*\Z")

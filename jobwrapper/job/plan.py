@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from jobwrapper.job.context import HIDDEN_GPU, JobContext
+from jobwrapper.job.login import read_login
 from jobwrapper.job.message import login_message
 from jobwrapper.job.threads import thread_variables
 
@@ -120,6 +121,8 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
     })
     identity = _job_identity(context)
     env.update(identity)
+    login = read_login(context, uid)  # [login]: data dir, TZ, the user's rc file
+    env.update(login.env)
     labels = {name: env[name] for name in ("JOBWRAPPER_ENVIRONMENT", "JOBWRAPPER_CONTAINER")
               if name in env}
     gpus = {name: value for name, value in identity.items() if name == "CUDA_VISIBLE_DEVICES"}
@@ -133,6 +136,7 @@ def plan(context: JobContext, uid: int, private_dir: Optional[str] = None) -> Se
         message=login_message(context, show_time_left=False),
         container_label=context.container_label,
         warnings=context.warnings,
+        notes=login.notes,
     )
 
 
