@@ -90,10 +90,11 @@ class _RunError(JobwrapperError):
 @click.command("doctor")
 def doctor_command() -> None:
     """Check this job's notebook setup: ads, directories, Lmod, environment, kernels,
-    server, packages, desktop, thread variables. Exits 1 if any check fails."""
+    server, packages, desktop, thread variables, GPUs. Exits 1 if any check fails."""
+    from jobwrapper.inserver.gpus import doctor_probe
     from jobwrapper.notebook.doctor import FAIL, format_table, run_checks
 
-    rows = run_checks(read())
+    rows = run_checks(read(), gpu_probe=doctor_probe)
     click.echo(format_table(rows))
     if any(r.status == FAIL for r in rows):
         raise click.exceptions.Exit(EXIT_FAILURE)

@@ -8,11 +8,14 @@ device:
   UUID (``GPU-a1b2c3d4-...``) starts with it;
 - ``CUDA0`` (HTCondor's index names) or ``0``: NVML's device index 0.
 
-The ids are the read stage's (``Resources.gpu_ids``): HTCondor's ``AssignedGPUs``,
-which the job has as ``_CONDOR_AssignedGPUs``, else ``CUDA_VISIBLE_DEVICES``; 10000
-means none. An id that matches no device is one warning (in the server's log and in
-``jobwrapper doctor``), never an error; without NVML (no driver library in the job)
-nothing is shown and the reason is one line.
+The ids are the read stage's (``Resources.gpu_ids``), taken from the server's
+environment (``assigned_ids``): HTCondor's ``AssignedGPUs``, which the job has as
+``_CONDOR_AssignedGPUs``, else Slurm's ``SLURM_JOB_GPUS``, else
+``CUDA_VISIBLE_DEVICES``; 10000 means none. (notebook/ and inserver/ share no
+module, so the server reads the same variables rather than the read stage's result.)
+An id that matches no device is one warning (in the server's log and in ``jobwrapper
+doctor``), never an error; without NVML (no driver library in the job) nothing is
+shown and the reason is one line.
 
 NVML is reached only through ``load_nvml()`` (the ``pynvml`` module of nvidia-ml-py);
 everything else takes that module as a parameter, so tests hand in a fake one.
@@ -50,10 +53,13 @@ def load_nvml() -> Any:
 
 def assigned_ids(environ: Mapping[str, str]) -> tuple[str, ...]:
     """The job's GPU ids, as the read stage takes them: HTCondor's AssignedGPUs (the
-    job's ``_CONDOR_AssignedGPUs``), else ``CUDA_VISIBLE_DEVICES``; 10000 is none."""
+    job's ``_CONDOR_AssignedGPUs``; job/context.py), in a Slurm job the node's indices
+    (``SLURM_JOB_GPUS``, ``SLURM_STEP_GPUS``; job/slurm.py), else
+    ``CUDA_VISIBLE_DEVICES``; 10000 is none."""
     text = environ.get("_CONDOR_AssignedGPUs")
     if text is None:
-        text = environ.get("CUDA_VISIBLE_DEVICES", "")
+        text = environ.get("SLURM_JOB_GPUS") or environ.get("SLURM_STEP_GPUS") \
+            or environ.get("CUDA_VISIBLE_DEVICES", "")
     ids = (item.strip() for item in text.split(","))
     return tuple(item for item in ids if item and item != HIDDEN_GPU)
 
@@ -195,7 +201,10 @@ def sample_device(nvml: Any, device: Device) -> dict[str, Any]:
 
 def doctor_probe(ids: Sequence[str], load: NvmlLoader = load_nvml) -> tuple[bool, str]:
     """For ``jobwrapper doctor``: (all assigned GPUs shown, one line)."""
-    view, nvml = open_gpus(ids, load)
+    try:
+        view, nvml = open_gpus(ids, load)
+    except Exception as error:  # never a traceback: one line
+        return False, f"not shown in JupyterLab: NVML failed: {error}"
     try:
         shown = ", ".join(f"cuda:{d.index} {d.name} ({d.uuid})" for d in view.devices)
         if view.warnings:

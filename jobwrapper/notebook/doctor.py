@@ -15,7 +15,7 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Optional
+from typing import Callable, Optional
 
 from jobwrapper.errors import JobwrapperError
 from jobwrapper.job.context import JobContext
@@ -224,7 +224,23 @@ def check_threads(context: JobContext, setup: Setup) -> Check:
                                          f"{context.environ['OMP_NUM_THREADS']}")
 
 
-def run_checks(context: JobContext) -> list[Check]:
+# (all shown, one line) for the job's GPU ids: inserver/gpus.py's doctor_probe, handed in
+# by the command, because notebook/ does not import inserver/.
+GpuProbe = Callable[[tuple[str, ...]], tuple[bool, str]]
+
+
+def check_gpus(context: JobContext, probe: Optional[GpuProbe]) -> Check:
+    """The job's GPUs as JupyterLab's status bar shows them (NVML; docs/gpus.md)."""
+    ids = context.resources.gpu_ids
+    if not ids:
+        return Check("GPUs", SKIP, "this job has no GPU")
+    if probe is None:
+        return Check("GPUs", SKIP, "not checked")
+    shown, detail = probe(ids)
+    return Check("GPUs", OK if shown else FAIL, detail)
+
+
+def run_checks(context: JobContext, gpu_probe: Optional[GpuProbe] = None) -> list[Check]:
     """Every check, in the order of the table; one plan for all of them."""
     setup = plan(context, os.getuid())
     lmod, environment, changes = check_environment(context)
@@ -233,6 +249,7 @@ def run_checks(context: JobContext) -> list[Check]:
     rows += check_server(context, setup)
     rows += check_packages()
     rows.append(check_threads(context, setup))
+    rows.append(check_gpus(context, gpu_probe))
     return rows
 
 

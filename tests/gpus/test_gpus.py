@@ -135,6 +135,7 @@ def test_samples_are_reused_for_a_second(monkeypatch) -> None:
      ("GPU-a1b2c3d4", "GPU-b2c3d4e5")),
     ({"CUDA_VISIBLE_DEVICES": "CUDA0, CUDA1"}, ("CUDA0", "CUDA1")),
     ({"CUDA_VISIBLE_DEVICES": "10000"}, ()),
+    ({"SLURM_JOB_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "0,1"}, ("2", "3")),
     ({"_CONDOR_AssignedGPUs": "", "CUDA_VISIBLE_DEVICES": "0"}, ()),
     ({}, ()),
 ])
