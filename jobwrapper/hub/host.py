@@ -27,6 +27,7 @@ class SpawnerHost(Protocol):
     # batchspawner's BatchSpawnerBase / CondorSpawner
     job_id: str
     job_status: str
+    batch_system_name: str
     exec_prefix: str
     batch_submit_cmd: str
     batch_query_cmd: str

@@ -150,12 +150,15 @@ class JobControl(HasTraits):
         try:
             output = await self.run_batch(self.batch_submit_cmd, stdin=description)
         except BatchCommandError as error:
-            raise SpawnFailed(f"HTCondor did not accept the notebook job: {error.stderr}") from None
+            system = self.batch_system_name
+            raise SpawnFailed(f"{system[:1].upper()}{system[1:]} did not accept the notebook "
+                              f"job: {error.stderr}") from None
         try:
             self.job_id = self.parse_job_id(output)
         except Exception:
             raise SpawnFailed(
-                f"HTCondor's answer to the submission had no job id: {first_lines(output)}"
+                f"The answer of {self.batch_system_name} to the submission had no job id: "
+                f"{first_lines(output)}"
             ) from None
         return self.job_id
 

@@ -44,8 +44,10 @@ def parse_status_lines(output: str) -> dict[str, str]:
 class QueueWatcher:
     """Answers "what is job N doing?" for many callers with few condor_q runs."""
 
-    def __init__(self, run_query: QueryRunner, min_interval: float = 1.0) -> None:
+    def __init__(self, run_query: QueryRunner, min_interval: float = 1.0,
+                 parse: Callable[[str], dict[str, str]] | None = None) -> None:
         self.run_query = run_query
+        self.parse = parse or parse_status_lines  # Slurm's: hub/slurm/queue.py
         self.min_interval = min_interval
         self._waiting: dict[str, list[asyncio.Future[str]]] = {}
         self._task: asyncio.Task[None] | None = None
@@ -74,7 +76,7 @@ class QueueWatcher:
             except Exception as error:  # handed to every caller
                 _settle(batch.values(), error=error)
                 continue
-            statuses = parse_status_lines(output)
+            statuses = self.parse(output)
             for job_id, futures in batch.items():
                 _settle([futures], result=statuses.get(job_id, ""))
 

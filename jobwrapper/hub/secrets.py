@@ -54,9 +54,10 @@ def helper_command() -> list[str]:
     return [python, "-I", os.path.abspath(__file__)]
 
 
-def job_dir_for(server_name: str) -> str:
-    """The per-server directory, relative to the home dir: `.jupyterhub-condor/<server>`."""
-    return f"{JOB_DIRS_ROOT}/server-{server_name}" if server_name else f"{JOB_DIRS_ROOT}/default"
+def job_dir_for(server_name: str, root: str = JOB_DIRS_ROOT) -> str:
+    """The per-server directory, relative to the home dir: `.jupyterhub-condor/<server>`
+    (`root`: `.jupyterhub-slurm` for Slurm jobs)."""
+    return f"{root}/server-{server_name}" if server_name else f"{root}/default"
 
 
 def split_environment(
@@ -103,7 +104,8 @@ def prepare(home: Path, job_dir: str, secrets: Mapping[str, str]) -> Path:
     notebook_dir = home / NOTEBOOK_DIR
     if not notebook_dir.exists() and not notebook_dir.is_symlink():
         notebook_dir.mkdir(mode=0o700)
-    _ensure_private_dir(home / JOB_DIRS_ROOT)
+    for parent in reversed(Path(job_dir).parents[:-1]):  # .jupyterhub-condor (or -slurm)
+        _ensure_private_dir(home / parent)
     directory = home / job_dir
     _ensure_private_dir(directory)
     target = directory / SECRETS_FILE_NAME

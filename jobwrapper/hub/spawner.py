@@ -69,6 +69,8 @@ class JobwrapperSpawner(
 ):
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
+    batch_system_name = "the HTCondor pool"  # in progress messages (Slurm: hub/slurm/)
+
     connect_to_job_cmd = Unicode(
         'condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes -L {port}:localhost:{rport}" '
         "{job_id}",
@@ -352,7 +354,7 @@ class JobwrapperSpawner(
             await self.write_secrets(secret)
             await self.snapshot_jupyter()
             await self.submit_job(self._submit_description(environment))
-            self._event(10, f"Submitted job {self.job_id} to the HTCondor pool.")
+            self._event(10, f"Submitted job {self.job_id} to {self.batch_system_name}.")
             self.job_host = await self._wait_until_running()
             self.stop_watch_wait()
             self._event(40, f"Job {self.job_id} is running on {self.job_host}.")

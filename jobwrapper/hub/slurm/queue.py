@@ -1,0 +1,109 @@
+"""One `squeue` for all the hub's Slurm jobs, and what its answers mean for the user.
+
+The queue watcher (hub/queuewatch.py) batches the status requests of every spawner;
+for Slurm its query is
+
+    squeue -h -o %i|%T|%N|%r -j 101,102,103
+
+run as the hub's own user. A job that has left the queue (and was purged after
+MinJobAge) makes squeue fail with "Invalid job id specified" when it is the only
+one asked for: that answer means "not in the queue". Each line becomes the
+spawner's status text: `RUNNING node1`, or `PENDING (Resources)` while it waits.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from jobwrapper.hub.connection.tunnel import CommandTemplateError, format_command
+from jobwrapper.hub.jobcontrol import BatchCommandError, run_command
+
+QUERY = "squeue -h -o %i|%T|%N|%r -j {job_ids}"
+INVALID_ID = "Invalid job id specified"
+_LINE = re.compile(r"^(\d+(?:_\d+)?)\|([A-Z_]+)\|([^|]*)\|(.*)$")
+
+# Slurm's pending reasons (squeue %r) in words; others are shown as Slurm names them.
+REASONS = {
+    "Resources": "no node has the resources free now",
+    "Priority": "jobs with a higher priority come first",
+    "None": "the scheduler has not looked at it yet",
+    "BeginTime": "its start time has not come",
+    "Dependency": "it waits for another job",
+    "PartitionTimeLimit": "its runtime is longer than the partition allows: choose less "
+                          "time",
+    "PartitionNodeLimit": "it asks for more than the partition allows",
+    "ReqNodeNotAvail": "the nodes it needs are not available (down, drained or reserved)",
+    "QOSMaxCpuPerUserLimit": "you already use as many CPUs as your QOS allows",
+    "AssocGrpCpuLimit": "your group already uses as many CPUs as it may",
+    "JobHeldUser": "it is held (scontrol release releases it)",
+    "JobHeldAdmin": "an admin holds it",
+}
+
+
+def parse_squeue_lines(output: str) -> dict[str, str]:
+    """`squeue -h -o %i|%T|%N|%r` output -> {job id: status text}."""
+    statuses: dict[str, str] = {}
+    for line in output.splitlines():
+        match = _LINE.match(line.strip())
+        if not match:
+            continue
+        job_id, state, node, reason = match.groups()
+        text = f"{state} {node}" if node else f"{state} ({reason or 'None'})"
+        statuses.setdefault(job_id, text)
+    return statuses
+
+
+def query_runner(prefix: str, template: str, keep: tuple[str, ...], log: Any
+                 ) -> Callable[[list[str]], Awaitable[str]]:
+    """The watcher's query: prefix + template with `{job_ids}` as one comma-joined word,
+    as the hub's user with its variables named in `keep`."""
+
+    async def run_query(job_ids: list[str]) -> str:
+        try:
+            argv = format_command(prefix, {})
+            argv += format_command(template, {"job_ids": ",".join(job_ids)})
+        except CommandTemplateError as error:
+            raise BatchCommandError("batch_query_all_cmd", None, str(error)) from None
+        env = {name: os.environ[name] for name in keep if name in os.environ}
+        log.debug("Running %s", shlex.join(argv))
+        try:
+            return await run_command(argv, env)
+        except BatchCommandError as error:
+            if INVALID_ID in error.stderr:
+                return ""  # none of them is in the queue any more
+            raise
+
+    return run_query
+
+
+def pending_reason(status: str) -> str:
+    """The Slurm reason in a `PENDING (Reason)` status text, "" if none."""
+    match = re.match(r"^[A-Z_]+ \((.*)\)$", status)
+    return match.group(1) if match else ""
+
+
+def wait_sentence(job_id: str, status: str) -> str:
+    """Why the job waits, for the spawn page ("" when Slurm gives no reason)."""
+    reason = pending_reason(status)
+    if not reason or reason == "None":
+        return ""
+    key = reason.split(",")[0].strip("() ")
+    said = REASONS.get(key, f"Slurm says: {reason}")
+    return f"Job {job_id} waits: {said}."
+
+
+def gone_sentence(state: str) -> str:
+    """What a final state means (the job has left the queue or is leaving it)."""
+    return {
+        "COMPLETING": "it is ending",
+        "CANCELLED": "it was cancelled",
+        "TIMEOUT": "it reached its time limit",
+        "FAILED": "it failed",
+        "OUT_OF_MEMORY": "it used more memory than it asked for",
+        "NODE_FAIL": "its node failed",
+        "PREEMPTED": "it was preempted",
+    }.get(state, "it left the queue (it ended, was cancelled, or reached its time limit)")

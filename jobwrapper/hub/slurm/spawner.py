@@ -1,0 +1,165 @@
+"""JobwrapperSlurmSpawner: the same spawner on Slurm (docs/slurm.md).
+
+What stays: the lifecycle (prepare, submit, queue, port, tunnel, poll, stop), the
+strict port or socket report, the secrets file, socket mode, restart survival, the
+stop reasons. What changes:
+
+  submit   the batch script of slurm/script.py on `sbatch --parsable`'s stdin
+  queue    one `squeue` for the hub's jobs (slurm/queue.py); Slurm's pending reason
+           on the spawn page
+  secrets  the 0600 file stays where the hub wrote it, in the shared home
+           (`~/.jupyterhub-slurm/<server>/`); the job gets its absolute path
+  tunnel   `srun --jobid=ID --overlap` starts `jobwrapper bridge` as a step of the
+           job, and the hub's end of jobwrapper/stepbridge.py carries every
+           connection over it: no inbound connection to the node
+  stop     scancel (Slurm: SIGTERM, then SIGKILL after KillWait); the home is shared,
+           so nothing is transferred back or merged
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shlex
+import sys
+from collections.abc import Mapping
+
+from traitlets import Float, List, Unicode, default
+
+from jobwrapper.hub import secrets as hub_secrets
+from jobwrapper.hub.jobcontrol import SpawnFailed
+from jobwrapper.hub.queuewatch import QueueWatcher, shared_watcher
+from jobwrapper.hub.slurm import queue, script
+from jobwrapper.hub.spawner import JobwrapperSpawner
+from jobwrapper.hub.submit import SubmitValueError
+from jobwrapper.protocol import SYNC_ENV
+
+JOB_DIRS_ROOT = ".jupyterhub-slurm"
+STEP = "srun --jobid={job_id} --overlap --nodes=1 --ntasks=1 --quiet --unbuffered"
+
+
+def bridge_command() -> str:
+    """The hub end of the step bridge, as a command the user can run (stdlib only)."""
+    from jobwrapper import stepbridge
+
+    python = sys.executable if hub_secrets.everyone_can_run(sys.executable) \
+        else hub_secrets.SYSTEM_PYTHON
+    return f"{shlex.quote(python)} -I {shlex.quote(os.path.abspath(stepbridge.__file__))}"
+
+
+class JobwrapperSlurmSpawner(JobwrapperSpawner):
+    """Runs `jobwrapper singleuser` as a Slurm job and tunnels to it through a job step."""
+
+    batch_system_name = "Slurm"
+
+    batch_submit_cmd = Unicode("sbatch --parsable", help="Submits the batch script "
+                               "(on stdin); prints the job id.").tag(config=True)
+    batch_query_cmd = Unicode('squeue -h -o "%T %N" -j {job_id}').tag(config=True)
+    batch_cancel_cmd = Unicode("scancel {job_id}", help="Ends the job: Slurm sends "
+                               "SIGTERM, then SIGKILL after KillWait.").tag(config=True)
+    batch_query_all_cmd = Unicode(
+        queue.QUERY,
+        help="""One squeue for every job the hub waits on (slurm/queue.py), as the hub's
+        own user: {job_ids} becomes the ids joined by commas; its output must be
+        `%i|%T|%N|%r` lines.""",
+    ).tag(config=True)
+    batch_hold_reason_cmd = Unicode("").tag(config=True)
+    state_pending_re = Unicode(r"^(?:PENDING|CONFIGURING|SUSPENDED)").tag(config=True)
+    state_running_re = Unicode(r"^(?:RUNNING|COMPLETING)").tag(config=True)
+    state_exechost_re = Unicode(r"^[A-Z_]+ ([A-Za-z0-9][A-Za-z0-9.-]*)$").tag(config=True)
+    state_exechost_exp = Unicode("").tag(config=True)
+    wait_analysis_cmd = Unicode("").tag(config=True)
+    wait_analysis_after = Float(
+        2.0, help="Seconds a job is pending before the spawn page says Slurm's reason.",
+    ).tag(config=True)
+    wait_analysis_interval = Float(
+        5.0, help="Seconds between two looks at a pending job's reason.").tag(config=True)
+    pool_status_cmd = Unicode("").tag(config=True)
+    batch_env_keep = List(
+        Unicode(), ["PATH", "LANG", "LC_ALL", "SLURM_CONF"],
+        help="Variables of the hub's environment the batch commands and the tunnel get.",
+    ).tag(config=True)
+
+    sbatch_options = Unicode(
+        "",
+        help="""The site's own sbatch options for every notebook job, e.g.
+        "--partition=jupyter --qos=interactive" (split like a shell would; each a
+        --name=value of safe characters; the hub's own ones are refused).""",
+    ).tag(config=True)
+
+    @default("connect_to_job_cmd")
+    def _connect_default(self) -> str:
+        return (f"{bridge_command()} hub --listen-port {{port}} -- {STEP} "
+                f"{shlex.quote(self.jobwrapper_path)} bridge --port {{rport}}")
+
+    @default("connect_to_job_socket_cmd")
+    def _connect_socket_default(self) -> str:
+        return (f"{bridge_command()} hub --listen-socket {{hub_socket}} -- {STEP} "
+                f"{shlex.quote(self.jobwrapper_path)} bridge --socket {{job_socket}}")
+
+    def parse_job_id(self, output: str) -> str:
+        """`sbatch --parsable`: "ID" or "ID;CLUSTER" (the last line)."""
+        lines = output.strip().splitlines()
+        job_id = lines[-1].split(";")[0].strip() if lines else ""
+        if not job_id.isdigit():
+            raise ValueError(f"no job id in {output!r}")
+        return job_id
+
+    def queue_watcher(self) -> QueueWatcher:
+        key = (self.batch_query_all_exec_prefix, self.batch_query_all_cmd,
+               self.batch_query_min_interval, asyncio.get_running_loop())
+        return shared_watcher(key, lambda: QueueWatcher(
+            queue.query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
+            self.batch_query_min_interval, parse=queue.parse_squeue_lines))
+
+    @property
+    def job_dir(self) -> str:
+        return hub_secrets.job_dir_for(self.name, JOB_DIRS_ROOT)
+
+    def _home(self) -> str:
+        return pwd.getpwnam(self.user.name).pw_dir
+
+    def _job_environment(self) -> tuple[dict[str, str], dict[str, str]]:
+        public, secret = super()._job_environment()
+        public.pop(SYNC_ENV, None)  # the home is shared: nothing to merge
+        public[hub_secrets.SECRETS_ENV] = (
+            f"{self._home()}/{self.job_dir}/{hub_secrets.SECRETS_FILE_NAME}")
+        return public, secret
+
+    def _submit_description(self, environment: Mapping[str, str]) -> str:
+        try:
+            directives, variables = script.default_sbatch_options(self.submit_options())
+            site = shlex.split(self.sbatch_options)
+            job = script.SlurmNotebookJob(
+                executable=self.jobwrapper_path,
+                arguments=[*self.singleuser_args, *(["--", *self.args] if self.args else [])],
+                home=self._home(),
+                job_dir=self.job_dir,
+                environment={**environment, **variables},
+                job_name=f"jupyterhub-{self.user.name}"[:64],
+                directives=[*site, *directives],
+            )
+            return script.render_script(job)
+        except (SubmitValueError, KeyError, ValueError) as error:
+            raise SpawnFailed(f"Your notebook job could not be described: {error}") from None
+
+    async def snapshot_jupyter(self) -> None:
+        """Nothing to do: the job works in the shared home."""
+
+    async def merge_jupyter(self) -> str:
+        return ""
+
+    def job_gone_message(self, when: str, hold_reason: str = "") -> str:
+        state = self.job_status.split(" ")[0] if self.job_status else ""
+        return (f"Your notebook job {self.job_id} stopped {when}: "
+                f"{queue.gone_sentence(state)}. Its output is in ~/{self.job_dir}/ "
+                "(job.out, job.err).")
+
+    def watch_wait(self) -> None:
+        """Explain a pending job from squeue's reason (no analysis command needed)."""
+        if getattr(self, "_wait_watch", None) is None:
+            self._wait_watch = asyncio.ensure_future(self._explain_wait())
+
+    async def wait_reason(self) -> str:
+        return queue.wait_sentence(self.job_id, self.job_status)

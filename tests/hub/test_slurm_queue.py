@@ -1,0 +1,64 @@
+"""squeue for the hub's Slurm jobs (hub/slurm/queue.py): the status text, the one
+query for many jobs, a purged job, and the pending reason in words."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import stat
+
+import pytest
+
+from jobwrapper.hub.jobcontrol import BatchCommandError
+from jobwrapper.hub.slurm.queue import parse_squeue_lines, query_runner, wait_sentence
+
+LOG = logging.getLogger("test")
+
+
+def test_running_jobs_give_state_and_node_pending_ones_their_reason():
+    output = "101|RUNNING|node7|None\n102|PENDING||Resources\n103_4|PENDING||Priority\n"
+    assert parse_squeue_lines(output) == {
+        "101": "RUNNING node7", "102": "PENDING (Resources)", "103_4": "PENDING (Priority)"}
+
+
+def test_lines_of_other_shapes_are_ignored():
+    assert parse_squeue_lines("slurm_load_jobs error: x\n\n101 RUNNING node7\n") == {}
+
+
+def fake_squeue(tmp_path, body: str) -> str:
+    path = tmp_path / "squeue"
+    path.write_text("#!/bin/sh\n" + body)
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return str(path)
+
+
+def test_the_ids_become_one_comma_joined_word(tmp_path):
+    squeue = fake_squeue(tmp_path, 'printf "%s\\n" "$@"\n')
+    run = query_runner("", squeue + " -h -o %i|%T|%N|%r -j {job_ids}", ("PATH",), LOG)
+    assert asyncio.run(run(["101", "102"])).split("\n")[-2] == "101,102"
+
+
+def test_an_invalid_job_id_means_none_of_them_is_in_the_queue(tmp_path):
+    squeue = fake_squeue(tmp_path, 'echo "slurm_load_jobs error: Invalid job id specified" >&2'
+                                   "\nexit 1\n")
+    run = query_runner("", squeue + " -j {job_ids}", (), LOG)
+    assert asyncio.run(run(["101"])) == ""
+
+
+def test_other_failures_reach_the_caller(tmp_path):
+    squeue = fake_squeue(tmp_path, 'echo "Unable to contact slurm controller" >&2\nexit 1\n')
+    run = query_runner("", squeue + " -j {job_ids}", (), LOG)
+    with pytest.raises(BatchCommandError, match="Unable to contact slurm controller"):
+        asyncio.run(run(["101"]))
+
+
+@pytest.mark.parametrize(("status", "sentence"), [
+    ("PENDING (Resources)", "Job 7 waits: no node has the resources free now."),
+    ("PENDING (PartitionTimeLimit)",
+     "Job 7 waits: its runtime is longer than the partition allows: choose less time."),
+    ("PENDING (QOSGrpNodeLimit)", "Job 7 waits: Slurm says: QOSGrpNodeLimit."),
+    ("PENDING (None)", ""),
+    ("RUNNING node7", ""),
+])
+def test_the_pending_reason_in_words(status, sentence):
+    assert wait_sentence("7", status) == sentence
