@@ -52,6 +52,35 @@ if ( $?_CONDOR_SCRATCH_DIR && $?_CONDOR_JOB_AD ) then
   if ( $?_jobwrapper_histchars ) then
     set histchars = "$_jobwrapper_histchars:q"
   endif
-  unset _jobwrapper_histchars _jobwrapper_load _jobwrapper_show
+  if ( $?prompt && $?JOBWRAPPER_LOGIN_CSHRC ) then
+    # The user's own rc file (site config login.csh_rc_pattern), named by jobwrapper,
+    # never eval'd: sourced only if it is a regular file of the user's, and neither it
+    # nor its directory (the user's or root's) is writable by group or others. File
+    # tests only (-o owner, -U owner's uid, -P22 group/other write bits): no process.
+    set _jobwrapper_rc = "$JOBWRAPPER_LOGIN_CSHRC:q"
+    set _jobwrapper_safe = 0
+    if ( "$_jobwrapper_rc:q" != "" ) then
+     if ( -f "$_jobwrapper_rc:q" ) then
+      set _jobwrapper_dir = "$_jobwrapper_rc:h"
+      if ( "$_jobwrapper_dir:q" == "" ) set _jobwrapper_dir = /
+      if ( -o "$_jobwrapper_rc:q" && -d "$_jobwrapper_dir:q" ) then
+        if ( -P22 "$_jobwrapper_rc:q" == 0 && -P22 "$_jobwrapper_dir:q" == 0 ) then
+          if ( -o "$_jobwrapper_dir:q" ) then
+            set _jobwrapper_safe = 1
+          else if ( -U "$_jobwrapper_dir:q" == 0 ) then
+            set _jobwrapper_safe = 1
+          endif
+        endif
+      endif
+      if ( $_jobwrapper_safe ) then
+        source "$_jobwrapper_rc:q"
+      else
+        echo "jobwrapper: ${_jobwrapper_rc:q} is not sourced: it must be your own file, and neither it nor its directory writable by group or others (chmod go-w)" > /dev/stderr
+      endif
+     endif
+    endif
+  endif
+  unset _jobwrapper_histchars _jobwrapper_load _jobwrapper_show _jobwrapper_rc _jobwrapper_dir
+  unset _jobwrapper_safe
  endif
 endif

@@ -9,7 +9,8 @@
 # Once the job's cache exists ($_CONDOR_SCRATCH_DIR/.jobwrapper/env.sh, written by
 # any jobwrapper command), it forks nothing: `.`, `[`, `printf` and `command -v`
 # are builtins in bash, dash and zsh. Only the first login of a job without a
-# cache starts jobwrapper, if it is installed.
+# cache starts jobwrapper, if it is installed, and only a site that names users' rc
+# files (login.rc_pattern) starts one `stat`, when the user has such a file.
 #
 # Markers (exported, so nested shells skip the work): JOBWRAPPER_LOGIN_ENV and
 # JOBWRAPPER_LOGIN_MESSAGE hold the scratch dir of the job they were done for.
@@ -56,7 +57,45 @@ if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
           fi
           ;;
       esac
+      # The user's own rc file (site config login.rc_pattern, e.g. ~/.bashrc.d/Rocky9),
+      # named by jobwrapper from the job ad's user and container, never eval'd. Sourced
+      # only if it is a regular file of the user's, and neither it nor its directory
+      # (the user's or root's) is writable by group or others. The one `stat` is the
+      # only process this script starts with a cache, and only when the file exists.
+      _jobwrapper_rc=${JOBWRAPPER_LOGIN_RC-}
+      if [ -n "$_jobwrapper_rc" ] && [ -f "$_jobwrapper_rc" ]; then
+        _jobwrapper_dir=${_jobwrapper_rc%/*}
+        _jobwrapper_dir=${_jobwrapper_dir:-/}
+        _jobwrapper_modes=$(stat -L -c '%u %A' "$_jobwrapper_rc" "$_jobwrapper_dir" \
+          2>/dev/null) || _jobwrapper_modes=
+        _jobwrapper_safe=
+        _jobwrapper_nl='
+'
+        # "UID -rw-r--r--" for the file, "UID drwxr-xr-x" for its directory: no w
+        # for group (6th character) or others (9th).
+        case $_jobwrapper_modes in
+          *' -'????-??-?"$_jobwrapper_nl"*' d'????-??-?)
+            if [ -O "$_jobwrapper_rc" ]; then
+              if [ -O "$_jobwrapper_dir" ]; then
+                _jobwrapper_safe=1
+              else
+                case $_jobwrapper_modes in *"$_jobwrapper_nl"'0 d'*) _jobwrapper_safe=1 ;; esac
+              fi
+            fi
+            ;;
+        esac
+        if [ -n "$_jobwrapper_safe" ]; then
+          . "$_jobwrapper_rc"
+        elif [ -z "$_jobwrapper_modes" ]; then
+          printf 'jobwrapper: %s is not sourced: its mode cannot be checked (no stat)\n' \
+            "$_jobwrapper_rc" >&2
+        else
+          printf 'jobwrapper: %s is not sourced: it must be your own file, and neither it nor its directory writable by group or others (chmod go-w)\n' \
+            "$_jobwrapper_rc" >&2
+        fi
+      fi
       ;;
   esac
-  unset _jobwrapper_cache _jobwrapper_env _jobwrapper_message _jobwrapper_label
+  unset _jobwrapper_cache _jobwrapper_env _jobwrapper_message _jobwrapper_label \
+    _jobwrapper_rc _jobwrapper_dir _jobwrapper_modes _jobwrapper_safe _jobwrapper_nl
 fi
