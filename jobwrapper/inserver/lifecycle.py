@@ -33,6 +33,7 @@ from typing import Any, Optional
 
 from jobwrapper import compat
 from jobwrapper.config import SiteConfig, load_config, parse_config
+from jobwrapper.dask import workers as dask_workers
 from jobwrapper.errors import ConfigError
 from jobwrapper.inserver import hubreport, idle, proctree
 from jobwrapper.inserver.notify import Notifier
@@ -92,6 +93,7 @@ class JobLifecycle:
         self.end_reason = "shutdown"
         self.notifier = Notifier(serverapp)
         self.reaper = proctree.ZombieReaper()
+        self.dask_condor_bin = site.dask.condor_bin
 
     # ----- start ---------------------------------------------------------------------
     def install(self) -> None:
@@ -210,6 +212,10 @@ class JobLifecycle:
             self.log.warning("jobwrapper: killing %d processes still running", len(left))
             proctree.kill_tree(time.monotonic() + 1.0)
         proctree.reap_zombies()
+        # Dask worker jobs that the kernels left (docs/dask.md): condor_rm them, now that
+        # no SIGTERM to the descendants can cut condor_rm short.
+        workers_gone = asyncio.get_running_loop().run_in_executor(
+            None, dask_workers.remove_left_workers, self.dask_condor_bin)
         if tasks:
             await asyncio.wait(tasks, timeout=0.2)  # their processes are gone by now
         for task in tasks:
@@ -221,6 +227,9 @@ class JobLifecycle:
         with contextlib.suppress(asyncio.TimeoutError):
             self.log.info("jobwrapper: %s", await asyncio.wait_for(
                 told_hub, max(0.1, deadline + 0.5 - time.monotonic())))
+        with contextlib.suppress(asyncio.TimeoutError):
+            self.log.info("jobwrapper: %s", await asyncio.wait_for(
+                workers_gone, max(0.1, deadline + 0.5 - time.monotonic())))
         self.serverapp.stop()
 
     def _polite_requests(self) -> list[Any]:
