@@ -83,10 +83,13 @@ def remove_left_workers(condor_bin: str = "",
         return "no Dask worker jobs left"
     try:
         # Exit 1 when some are gone already (workers end by themselves too): expected.
-        subprocess.run([condor_tool(condor_bin, "condor_rm"), *jobs], capture_output=True,
-                       timeout=REMOVE_TIMEOUT, check=False)
+        result = subprocess.run([condor_tool(condor_bin, "condor_rm"), *jobs],
+                                capture_output=True, timeout=REMOVE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"could not remove the Dask worker jobs {' '.join(jobs)}: {error}"
+    if result.returncode not in (0, 1):
+        return (f"could not remove the Dask worker jobs {' '.join(jobs)}: condor_rm ended "
+                f"with {result.returncode}")
     for job_id in jobs:
         record_removed(directory, job_id)
     return f"removed the Dask worker jobs left: {' '.join(jobs)}"
