@@ -4,6 +4,8 @@ Debian's xpra (3.1) serves its HTML5 client and websocket on a unix socket, so x
 listens on nothing but ``xpra.sock`` in a fresh 0700 directory; jupyter-server-proxy
 (which authenticates every request with the server's token or hub cookie) is the
 only way in. No password exists, so none can leak through URLs, argv or logs.
+With ``desktop.dbus_session`` the start command runs under ``dbus-run-session`` with
+a bus config whose only listener is a unix socket in that same directory.
 
 jupyter-xprahtml5-proxy 0.3.5 registers an entry ``xprahtml5`` that listens on TCP
 0.0.0.0 with a ``random.choice`` password in the URL. This module is also a
@@ -21,6 +23,7 @@ import sys
 import tempfile
 from pathlib import Path
 from typing import Any, Optional
+from xml.sax.saxutils import escape
 
 from jobwrapper.config import SiteConfig, load_config
 
@@ -34,6 +37,53 @@ def find_xpra(environ: Optional[dict[str, str]] = None) -> Optional[str]:
     """Path of the xpra executable on PATH, or None."""
     path = (os.environ if environ is None else environ).get("PATH", os.defpath)
     return shutil.which("xpra", path=path)
+
+
+def find_dbus_run_session(environ: Optional[dict[str, str]] = None) -> Optional[str]:
+    """Path of dbus-run-session (D-Bus 1.8+, Debian's dbus-bin) on PATH, or None."""
+    path = (os.environ if environ is None else environ).get("PATH", os.defpath)
+    return shutil.which("dbus-run-session", path=path)
+
+
+def dbus_session_config(directory: Path) -> str:
+    """A session bus config that listens only on a unix socket in ``directory``.
+
+    Debian's session.conf listens on ``unix:tmpdir=/tmp`` (a socket in the shared
+    /tmp) and includes /etc/dbus-1/session.d and session-local.conf, where a
+    ``<listen>`` on TCP could be added; this one has no includes. ``unix:dir=`` is a
+    path socket in the desktop's 0700 directory, never an abstract one, and
+    EXTERNAL authentication admits only the user's own uid.
+    """
+    listen = f"unix:dir={directory}"
+    return f"""<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<!-- written by jobwrapper: the desktop's session bus (docs/profile.d.md) -->
+<busconfig>
+  <type>session</type>
+  <keep_umask/>
+  <listen>{escape(listen)}</listen>
+  <auth>EXTERNAL</auth>
+  <standard_session_servicedirs/>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def start_command(site: SiteConfig, directory: Path,
+                  environ: Optional[dict[str, str]] = None) -> list[str]:
+    """desktop.start, inside a private D-Bus session when desktop.dbus_session asks for
+    one and dbus-run-session is installed (written config: ``DIR/dbus-session.conf``)."""
+    start = list(site.desktop.start)
+    runner = find_dbus_run_session(environ) if site.desktop.dbus_session else None
+    if runner is None:
+        return start
+    config = directory / "dbus-session.conf"
+    config.write_text(dbus_session_config(directory))
+    return [runner, f"--config-file={config}", "--", *start]
 
 
 def desktop_dir(environ: Optional[dict[str, str]] = None) -> Path:
@@ -105,7 +155,7 @@ def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> d
     directory = desktop_dir(environ)
     (directory / "xpra.conf").write_text(XPRA_CONF)
     return {
-        "command": xpra_command(xpra, directory, list(site.desktop.start)),
+        "command": xpra_command(xpra, directory, start_command(site, directory, environ)),
         "unix_socket": str(directory / "xpra.sock"),
         "environment": {
             "XPRA_USER_CONF_DIRS": str(directory),  # our xpra.conf replaces Debian's start=
