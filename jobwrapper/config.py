@@ -195,6 +195,30 @@ class DesktopSettings:
 
 
 @dataclass(frozen=True)
+class CodeServerSettings:
+    """[code_server]: VS Code in the browser (code-server; docs/vscode.md)."""
+
+    enabled: bool = setting(True, "bool",
+                            "Offer VS Code in the launcher when code-server is installed.")
+    path: str = setting(
+        "", "str", "The code-server executable (an absolute path); empty: code-server on PATH.")
+    title: str = setting("VS Code", "str", "Launcher title of VS Code.")
+    timeout: int = setting(60, "int", "Seconds the proxy waits for code-server to answer.")
+    extra_args: list[str] = setting(
+        [], "list[str]",
+        "More code-server options after jobwrapper's (e.g. --locale=de); options for the "
+        "socket, authentication, certificates and directories are refused.")
+    user_data_dir: str = setting(
+        "", "str",
+        "code-server's settings and state (~ and $VARIABLES expanded); empty: in the job's "
+        "private dir, gone with the job.")
+    extensions_dir: str = setting(
+        "", "str",
+        "Where VS Code extensions are installed (~ and $VARIABLES expanded); empty: in the "
+        "job's private dir, gone with the job.")
+
+
+@dataclass(frozen=True)
 class LoginSettings:
     """[login]: site specifics of the job's environment and its login shells."""
 
@@ -301,6 +325,7 @@ class DaskSettings:
 TABLES: dict[str, type] = {
     "job": JobSettings, "lmod": LmodSettings, "kernels": KernelSettings,
     "server": ServerSettings, "shutdown": ShutdownSettings, "desktop": DesktopSettings,
+    "code_server": CodeServerSettings,
     "idle": IdleSettings, "runtime": RuntimeSettings,
     "jupyterlab": JupyterLabSettings, "slurm": SlurmSettings,
     "dask": DaskSettings, "login": LoginSettings,
@@ -367,6 +392,7 @@ class SiteConfig:
     server: ServerSettings = field(default_factory=ServerSettings)
     shutdown: ShutdownSettings = field(default_factory=ShutdownSettings)
     desktop: DesktopSettings = field(default_factory=DesktopSettings)
+    code_server: CodeServerSettings = field(default_factory=CodeServerSettings)
     idle: IdleSettings = field(default_factory=IdleSettings)
     runtime: RuntimeSettings = field(default_factory=RuntimeSettings)
     jupyterlab: JupyterLabSettings = field(default_factory=JupyterLabSettings)

@@ -86,8 +86,9 @@ def start_command(site: SiteConfig, directory: Path,
     return [runner, f"--config-file={config}", "--", *start]
 
 
-def desktop_dir(environ: Optional[dict[str, str]] = None) -> Path:
-    """A new 0700 directory for xpra's socket, config, log and X authority file.
+def desktop_dir(environ: Optional[dict[str, str]] = None, prefix: str = "desktop-") -> Path:
+    """A new 0700 directory for xpra's socket, config, log and X authority file (and,
+    with another ``prefix``, for code-server's socket: inserver/codeserver.py).
 
     Inside the job's 0700 runtime or private dir when the plan set one; the per-job
     /tmp otherwise, or when the path would be too long for a unix socket.
@@ -95,8 +96,8 @@ def desktop_dir(environ: Optional[dict[str, str]] = None) -> Path:
     env = os.environ if environ is None else environ
     for base in (env.get("XDG_RUNTIME_DIR"), env.get("JOBWRAPPER_PRIVATE_DIR")):
         if base and os.path.isdir(base) and len(base) <= MAX_SOCKET_PATH - 30:
-            return Path(tempfile.mkdtemp(prefix="desktop-", dir=base))  # mode 0700
-    return Path(tempfile.mkdtemp(prefix="desktop-"))
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=base))  # mode 0700
+    return Path(tempfile.mkdtemp(prefix=prefix))
 
 
 def xpra_command(xpra: str, directory: Path, start: list[str]) -> list[str]:

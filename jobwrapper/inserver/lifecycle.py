@@ -43,10 +43,11 @@ REAP_INTERVAL_MS = 15_000
 
 
 def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    """The shutdown extension, the desktop guard that replaces xprahtml5's entry, and
-    the job's GPUs for JupyterLab's status bar (gpus.py)."""
+    """The shutdown extension, the desktop guard that replaces xprahtml5's entry, the
+    job's GPUs for JupyterLab's status bar (gpus.py), and VS Code's reason when it is not
+    offered (codeserver.py)."""
     return [{"module": "jobwrapper.inserver.lifecycle"}, {"module": "jobwrapper.inserver.desktop"},
-            {"module": "jobwrapper.inserver.gpus"}]
+            {"module": "jobwrapper.inserver.gpus"}, {"module": "jobwrapper.inserver.codeserver"}]
 
 
 def site_config_or_defaults(log: Any) -> SiteConfig:

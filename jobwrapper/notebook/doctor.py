@@ -22,7 +22,7 @@ from jobwrapper.job.context import JobContext
 from jobwrapper.job.environment import EnvironmentChanges, read_environment
 from jobwrapper.job.modules import find_lmod
 from jobwrapper.job.plan import Setup, plan
-from jobwrapper.notebook import kernels, kernels_support, server
+from jobwrapper.notebook import codeserver, kernels, kernels_support, server
 from jobwrapper.notebook.plan import read_kernels, read_user_kernels
 
 OK, FAIL, SKIP = "OK", "FAIL", "SKIP"
@@ -161,7 +161,18 @@ def check_server(context: JobContext, setup: Setup,
     desktop = (Check("desktop (xpra)", OK, xpra) if xpra else
                Check("desktop (xpra)", FAIL, "xpra not on PATH; install Debian's xpra in the "
                                              "container for the desktop"))
-    return [bind_row, mode_row, desktop]
+    return [bind_row, mode_row, desktop, check_code_server(context)]
+
+
+def check_code_server(context: JobContext) -> Check:
+    """VS Code in the browser (docs/vscode.md): optional, so SKIP with the reason when it is
+    turned off or not installed; FAIL when the site config asks for what cannot be."""
+    state, detail = codeserver.availability(context.config, context.environ)
+    name = "VS Code (code-server)"
+    if state == codeserver.OFFERED:
+        return Check(name, OK, detail)
+    detail = detail.removeprefix("jobwrapper: ")
+    return Check(name, FAIL if state == codeserver.MISCONFIGURED else SKIP, detail)
 
 
 def check_server_bind(context: JobContext, resolve: server.Resolver = server.resolve_host
