@@ -9,8 +9,8 @@
 # Once the job's cache exists ($_CONDOR_SCRATCH_DIR/.jobwrapper/env.sh, written by
 # any jobwrapper command), it forks nothing: `.`, `[`, `printf` and `command -v`
 # are builtins in bash, dash and zsh. Only the first login of a job without a
-# cache starts jobwrapper, if it is installed, and only a site that names users' rc
-# files (login.rc_pattern) starts one `stat`, when the user has such a file.
+# cache starts jobwrapper, if it is installed; where the site names users' rc files
+# (login.rc_pattern), the first login that finds the user's file runs one `stat`.
 #
 # Markers (exported, so nested shells skip the work): JOBWRAPPER_LOGIN_ENV and
 # JOBWRAPPER_LOGIN_MESSAGE hold the scratch dir of the job they were done for.
@@ -60,30 +60,48 @@ if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
       # The user's own rc file (site config login.rc_pattern, e.g. ~/.bashrc.d/Rocky9),
       # named by jobwrapper from the job ad's user and container, never eval'd. Sourced
       # only if it is a regular file of the user's, and neither it nor its directory
-      # (the user's or root's) is writable by group or others. The one `stat` is the
-      # only process this script starts with a cache, and only when the file exists.
+      # (the user's or root's) is writable by group or others. sh cannot read a mode
+      # without a process, so one `stat` checks both, and rc-checked in the private
+      # dir remembers the file it passed: while that file is the user's and not
+      # modified since, later logins of the job start nothing. Someone else who could
+      # write it can only change it with a newer mtime, which brings the check back.
       _jobwrapper_rc=${JOBWRAPPER_LOGIN_RC-}
       if [ -n "$_jobwrapper_rc" ] && [ -f "$_jobwrapper_rc" ]; then
-        _jobwrapper_dir=${_jobwrapper_rc%/*}
-        _jobwrapper_dir=${_jobwrapper_dir:-/}
-        _jobwrapper_modes=$(stat -L -c '%u %A' "$_jobwrapper_rc" "$_jobwrapper_dir" \
-          2>/dev/null) || _jobwrapper_modes=
         _jobwrapper_safe=
-        _jobwrapper_nl='
+        _jobwrapper_stamp=${JOBWRAPPER_PRIVATE_DIR:-/nonexistent}/rc-checked
+        if [ -O "$_jobwrapper_rc" ] && [ -f "$_jobwrapper_stamp" ] \
+            && [ ! "$_jobwrapper_rc" -nt "$_jobwrapper_stamp" ]; then
+          _jobwrapper_checked=
+          IFS= read -r _jobwrapper_checked <"$_jobwrapper_stamp" || :
+          if [ "$_jobwrapper_checked" = "$_jobwrapper_rc" ]; then
+            _jobwrapper_safe=1
+          fi
+        fi
+        _jobwrapper_modes=
+        if [ -z "$_jobwrapper_safe" ]; then
+          _jobwrapper_dir=${_jobwrapper_rc%/*}
+          _jobwrapper_dir=${_jobwrapper_dir:-/}
+          _jobwrapper_modes=$(stat -L -c '%u %A' "$_jobwrapper_rc" "$_jobwrapper_dir" \
+            2>/dev/null) || _jobwrapper_modes=
+          _jobwrapper_nl='
 '
-        # "UID -rw-r--r--" for the file, "UID drwxr-xr-x" for its directory: no w
-        # for group (6th character) or others (9th).
-        case $_jobwrapper_modes in
-          *' -'????-??-?"$_jobwrapper_nl"*' d'????-??-?)
-            if [ -O "$_jobwrapper_rc" ]; then
-              if [ -O "$_jobwrapper_dir" ]; then
-                _jobwrapper_safe=1
-              else
-                case $_jobwrapper_modes in *"$_jobwrapper_nl"'0 d'*) _jobwrapper_safe=1 ;; esac
+          # "UID -rw-r--r--" for the file, "UID drwxr-xr-x" for its directory: no w
+          # for group (6th character) or others (9th).
+          case $_jobwrapper_modes in
+            *' -'????-??-?"$_jobwrapper_nl"*' d'????-??-?)
+              if [ -O "$_jobwrapper_rc" ]; then
+                if [ -O "$_jobwrapper_dir" ]; then
+                  _jobwrapper_safe=1
+                else
+                  case $_jobwrapper_modes in *"$_jobwrapper_nl"'0 d'*) _jobwrapper_safe=1 ;; esac
+                fi
               fi
-            fi
-            ;;
-        esac
+              ;;
+          esac
+          if [ -n "$_jobwrapper_safe" ] && [ -d "${JOBWRAPPER_PRIVATE_DIR:-/nonexistent}" ]; then
+            printf '%s\n' "$_jobwrapper_rc" 2>/dev/null >"$_jobwrapper_stamp" || :
+          fi
+        fi
         if [ -n "$_jobwrapper_safe" ]; then
           . "$_jobwrapper_rc"
         elif [ -z "$_jobwrapper_modes" ]; then
@@ -97,5 +115,6 @@ if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
       ;;
   esac
   unset _jobwrapper_cache _jobwrapper_env _jobwrapper_message _jobwrapper_label \
-    _jobwrapper_rc _jobwrapper_dir _jobwrapper_modes _jobwrapper_safe _jobwrapper_nl
+    _jobwrapper_rc _jobwrapper_dir _jobwrapper_modes _jobwrapper_safe _jobwrapper_nl \
+    _jobwrapper_stamp _jobwrapper_checked
 fi

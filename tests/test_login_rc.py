@@ -159,3 +159,41 @@ def test_a_site_rc_pattern_without_the_users_file_starts_no_process(shell, job, 
     sourcing = process_starts(shell, f"{source_line(shell, profile_d)}\n{check}\n", environ,
                               tmp_path)
     assert sourcing == process_starts(shell, ":\n", environ, tmp_path)
+
+
+@pytest.mark.skipif(subprocess.run(["which", "strace"], capture_output=True).returncode != 0,
+                    reason="needs strace")
+@pytest.mark.parametrize("shell", ["bash", "dash", "zsh", "tcsh"])
+def test_once_checked_the_rc_file_is_sourced_without_a_process(shell, job, profile_d,
+                                                               tmp_path):
+    rc_file(tmp_path, shell)
+    assert login(shell, job, tmp_path, profile_d).environ.get("RC_SOURCED") == "yes"
+    environ = {**job.env(with_jobwrapper=False),
+               "JOBWRAPPER_CONFIG": str(site_config(tmp_path))}
+    check = ("if (! $?RC_SOURCED) exit 3" if shell == "tcsh"
+             else '[ -n "${RC_SOURCED-}" ] || exit 3')
+    sourcing = process_starts(shell, f"{source_line(shell, profile_d)}\n{check}\n", environ,
+                              tmp_path)
+    assert sourcing == process_starts(shell, ":\n", environ, tmp_path)
+
+
+@pytest.mark.parametrize("shell", ["bash", "dash", "zsh"])
+def test_a_checked_file_made_writable_and_then_changed_is_checked_again(shell, job, profile_d,
+                                                                        tmp_path):
+    path = rc_file(tmp_path, shell)
+    assert login(shell, job, tmp_path, profile_d).environ.get("RC_SOURCED") == "yes"
+    path.chmod(0o666)  # a chmod alone leaves the mtime: what someone else writes does not
+    path.write_text("RC_SOURCED=changed; export RC_SOURCED\n")
+    later = path.stat().st_mtime + 5
+    os.utime(path, (later, later))
+    result = login(shell, job, tmp_path, profile_d)
+    assert "RC_SOURCED" not in result.environ
+    assert f"jobwrapper: {path} {REFUSED}" in result.output
+
+
+def test_the_check_of_another_file_does_not_count(job, profile_d, tmp_path):
+    path = rc_file(tmp_path, "bash", mode=0o666)
+    login("bash", job, tmp_path, profile_d)  # creates the job's cache
+    (job.private_dir / "rc-checked").write_text(f"{path}.other\n")
+    os.utime(job.private_dir / "rc-checked", (path.stat().st_mtime + 5,) * 2)
+    assert "RC_SOURCED" not in login("bash", job, tmp_path, profile_d).environ
