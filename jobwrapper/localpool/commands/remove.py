@@ -6,6 +6,12 @@ cluster N` on stderr, after an empty line, (exit 1) for a job that is not in the
 queue, that is already being removed, or that the caller may not remove (only the
 owner and root may). With `N.0` the schedd's reason is printed instead: `Job N.0 not
 found`, `Job N.0 already marked for removal`, `Permission denied to remove job N.0`.
+
+Several ids in one call, as 25.0.13 answers them (measured for jobwrapper.dask's
+`condor_rm A.0 B.0 ...`): the `N.P` ids are one request, each removed job is a line on
+stdout and each refused one a line on stderr, the empty line comes first only when none
+was removed, and the exit code is 0 when any was; several cluster ids are one
+constraint, `(ClusterId == A || ClusterId == B)`, in both messages.
 """
 
 from __future__ import annotations
@@ -59,20 +65,40 @@ def _refusal(job: JobRecord | None, job_id: str) -> str:
     return ""
 
 
-def _remove_cluster(layout: PoolLayout, arg: str, me: str) -> bool:
-    cluster, _, proc = arg.partition(".")
-    job_id = f"{int(cluster)}.{int(proc or 0)}"
-    job = load_record(layout, int(cluster)) if proc in ("", "0") else None
-    refusal = _refusal(job, job_id)
-    ok = not refusal and job is not None and request_removal(job, me)
-    if proc and ok:
+def _remove_jobs(layout: PoolLayout, args: list[str], me: str) -> bool:
+    """`condor_rm N.P ...`: per-job answers; True when any job was removed."""
+    removed: list[str] = []
+    refusals: list[str] = []
+    for arg in args:
+        cluster, _, proc = arg.partition(".")
+        job_id = f"{int(cluster)}.{int(proc)}"
+        job = load_record(layout, int(cluster)) if int(proc) == 0 else None
+        refusal = _refusal(job, job_id)
+        if not refusal and job is not None and request_removal(job, me):
+            removed.append(job_id)
+        else:
+            refusals.append(refusal or f"Job {job_id} not found")
+    for job_id in removed:
         print(f"Job {job_id} marked for removal")
-    elif proc:
-        _failure(refusal or f"Job {job_id} not found")
-    elif ok:
-        print(f"All jobs in cluster {cluster} have been marked for removal")
+    if refusals:
+        print(("" if removed else "\n") + "\n".join(refusals), file=sys.stderr)
+    return bool(removed)
+
+
+def _remove_clusters(layout: PoolLayout, clusters: list[int], me: str) -> bool:
+    """`condor_rm N [M ...]`: one cluster by its name, several as one constraint."""
+    jobs = [load_record(layout, cluster) for cluster in clusters]
+    removable = [job for job in jobs if job is not None and not _refusal(job, "")]
+    ok = bool(removable) and all([request_removal(job, me) for job in removable])
+    if len(clusters) == 1:
+        what = f"in cluster {clusters[0]}"
     else:
-        _failure(f"Couldn't find/remove all jobs in cluster {cluster}")
+        what = "matching constraint (" + " || ".join(
+            f"ClusterId == {cluster}" for cluster in clusters) + ")"
+    if ok:
+        print(f"All jobs {what} have been marked for removal")
+    else:
+        _failure(f"Couldn't find/remove all jobs {what}")
     return ok
 
 
@@ -99,9 +125,14 @@ def remove(argv: list[str], layout: PoolLayout) -> int:
     ok = True
     if "-all" in argv:
         ok = _remove_owned(layout, None, me) and ok
+    job_ids = [target for target in targets if "." in target and
+               target.replace(".", "", 1).isdigit()]
+    clusters = [int(target) for target in targets if target.isdigit()]
+    if job_ids:
+        ok = _remove_jobs(layout, job_ids, me) and ok
+    if clusters:
+        ok = _remove_clusters(layout, clusters, me) and ok
     for target in targets:
-        if target.replace(".", "", 1).isdigit():
-            ok = _remove_cluster(layout, target, me) and ok
-        else:
+        if not target.replace(".", "", 1).isdigit():
             ok = _remove_owned(layout, target, me) and ok
     return 0 if ok else 1
