@@ -70,7 +70,10 @@ SOCKET_DIR = "sockets"
 SOCKET_FILE = "server.sock"
 JOB_SOCKET_SUFFIX = f"/{PRIVATE_DIR_NAME}/{SOCKET_DIR}/{SOCKET_FILE}"
 MAX_SOCKET_PATH = 107  # sun_path holds 108 bytes on Linux, one of them the NUL
-JOB_SOCKET_PATTERN = re.compile(r"^/[a-z0-9/_.-]+/\.jobwrapper/sockets/server\.sock$")
+# The private dir: SCRATCH/.jobwrapper (HTCondor), or TEMP/jobwrapper-UID-JOBID in a
+# job without a scratch dir (Slurm; job/plan.py private_root).
+JOB_SOCKET_PATTERN = re.compile(
+    r"^/[a-z0-9/_.-]+/(\.jobwrapper|jobwrapper-[0-9]+-[0-9_]+)/sockets/server\.sock$")
 HUB_SOCKET_PATTERN = re.compile(r"^/[a-z0-9/_.-]+\.sock$")
 
 
@@ -91,7 +94,7 @@ def job_socket_problem(path: object) -> str | None:
         return "socket path must be normalized (no '..', '.', '//')"
     if not JOB_SOCKET_PATTERN.match(path):
         return (f"socket path must be lower-case [a-z0-9/_.-] and end in "
-                f"{JOB_SOCKET_SUFFIX}")
+                f"{JOB_SOCKET_SUFFIX} (or /jobwrapper-UID-JOBID/sockets/server.sock)")
     return None
 
 

@@ -114,8 +114,21 @@ async def _stdio() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
 # -- the job side ---------------------------------------------------------------------
 
 
+def _raw_terminals() -> None:
+    """`srun --unbuffered` gives the task a pseudo-terminal: raw mode, so that no byte
+    is translated (\\n to \\r\\n) or echoed. Pipes are left as they are."""
+    import termios
+    import tty
+
+    for fd in (0, 1):
+        if os.isatty(fd):
+            with contextlib.suppress(termios.error):
+                tty.setraw(fd)
+
+
 async def job_side(port: Optional[int], path: Optional[str]) -> int:
     """In the job: HELLO, then one local connection per OPEN, until stdin ends."""
+    _raw_terminals()
     mux = Mux(*await _stdio())
     await mux.send(0, HELLO, str(VERSION).encode())
     tasks: set[asyncio.Task] = set()

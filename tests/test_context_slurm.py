@@ -158,3 +158,11 @@ def test_a_missing_squeue_is_one_warning(tmp_path):
     assert (limit, left) == (None, None)
     assert problem == (f"{tmp_path / 'nothing'}: cannot ask for the time limit "
                        "(No such file or directory); the runtime limit is unknown")
+
+
+def test_the_hub_accepts_the_socket_in_a_slurm_jobs_private_dir(tmp_path):
+    from jobwrapper.protocol import job_socket_path, job_socket_problem
+
+    setup = plan(read({**BATCH, "SLURM_TMPDIR": "/tmp"}), 1002)
+    assert job_socket_problem(job_socket_path(setup.private_dir)) is None
+    assert job_socket_problem("/tmp/jobwrapper-x/sockets/server.sock") is not None

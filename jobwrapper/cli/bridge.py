@@ -29,9 +29,6 @@ def bridge_command(port: Optional[int], path: Optional[str]) -> None:
         problem = job_socket_problem(path)
         if problem:
             raise ServerError(f"--socket {path!r}: {problem}")
-    if sys.stdout.isatty():
-        raise click.UsageError("stdout is a terminal: this command is run by the hub's "
-                               "tunnel (srun ... jobwrapper bridge), not by people")
     from jobwrapper import stepbridge
 
     sys.exit(stepbridge.main(["job", *(["--port", str(port)] if port else ["--socket", path])]))

@@ -24,7 +24,7 @@ import pwd
 import sys
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from batchspawner import CondorSpawner, JobStatus
 from traitlets import Float, Integer, List, Unicode, default
@@ -70,6 +70,9 @@ class JobwrapperSpawner(
     """Runs `jobwrapper singleuser` as an HTCondor job and tunnels to it with connect-to-job."""
 
     batch_system_name = "the HTCondor pool"  # in progress messages (Slurm: hub/slurm/)
+    pending_words = "is idle in the queue, waiting for a free slot"
+    files_back_words = "Files saved in jupyter/ are back in ~/jupyter."
+    end_words: ClassVar[Mapping[str, str]] = {}  # this batch system's words for END_REASONS keys
 
     connect_to_job_cmd = Unicode(
         'condor_ssh_to_job -ssh "ssh -N -oExitOnForwardFailure=yes -L {port}:localhost:{rport}" '
@@ -433,7 +436,7 @@ class JobwrapperSpawner(
             if status == JobStatus.RUNNING:
                 return self.state_gethost() or "an execute node"
             if status == JobStatus.PENDING and not said_idle:
-                self._event(20, f"Job {self.job_id} is idle in the queue, waiting for a free slot.")
+                self._event(20, f"Job {self.job_id} {self.pending_words}.")
                 said_idle = True
                 self.watch_wait()  # says why, if it stays idle (site/waiting.py)
             elif status == JobStatus.NOTFOUND:
@@ -534,9 +537,8 @@ class JobwrapperSpawner(
             from .site import sessiontime
 
             said = (sessiontime.idle_end_text(sessiontime.idle_minutes(self))
-                    if reason == "idle" else END_REASONS[reason])
-            message = (f"Your notebook job {job_id} ended: {said}. Files "
-                       f"saved in jupyter/ are back in ~/jupyter.")
+                    if reason == "idle" else self.end_words.get(reason, END_REASONS[reason]))
+            message = f"Your notebook job {job_id} ended: {said}. {self.files_back_words}"
         else:
             message = (f"Your notebook job {job_id} ended: its notebook server exited "
                        "without saying why (a crash, or killed, for example for using more "

@@ -164,8 +164,10 @@ class JobLifecycle:
     # ----- shutdown ------------------------------------------------------------------
     def _on_sigterm(self, signum: int, frame: Any) -> None:
         # A signal handler: do the least here, the rest on the IO loop.
-        self.begin("SIGTERM from HTCondor (condor_rm, eviction or runtime limit)", from_signal=True,
-                   end_reason="signal")
+        cause = ("SIGTERM from Slurm (scancel, preemption or time limit)"
+                 if os.environ.get("JOBWRAPPER_SCHEDULER") == "slurm"
+                 else "SIGTERM from HTCondor (condor_rm, eviction or runtime limit)")
+        self.begin(cause, from_signal=True, end_reason="signal")
 
     def begin(self, reason: str, from_signal: bool = False, end_reason: str = "shutdown") -> None:
         """Start ending the job (once): the watchdog now, the orderly part on the loop.

@@ -42,7 +42,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-CONFIG = """
+COMMON_CONFIG = """
 import json
 settings = json.loads({settings!r})
 c = get_config()  # noqa: F821
@@ -68,6 +68,8 @@ c.JupyterHub.load_roles = [{{
                "read:servers", "access:servers"],
     "services": ["tester"],
 }}]
+"""
+CONFIG = COMMON_CONFIG + """
 c.JupyterHub.spawner_class = "jobwrapper.hub.spawner.JobwrapperSpawner"
 b = settings["bin"]
 s = c.JobwrapperSpawner
@@ -98,6 +100,22 @@ for key, value in settings.get("spawner", {{}}).items():
 """
 
 
+SLURM_CONFIG = COMMON_CONFIG + """
+c.JupyterHub.spawner_class = "jobwrapper.hub.slurm.spawner.JobwrapperSlurmSpawner"
+s = c.JobwrapperSlurmSpawner
+s.jobwrapper_path = settings["job_executable"]
+s.batch_query_min_interval = 0.2
+s.startup_poll_interval = 0.2
+s.poll_interval = settings["poll_interval"]
+s.http_timeout = 30
+s.start_timeout = 90
+s.stop_timeout = 30
+s.server_mode = "tcp"
+for key, value in settings.get("spawner", {{}}).items():
+    setattr(s, key, value)
+"""
+
+
 @dataclasses.dataclass
 class Hub:
     """One JupyterHub process tree and its settings; restartable."""
@@ -105,6 +123,7 @@ class Hub:
     state_dir: Path
     settings: dict[str, Any]
     process: subprocess.Popen | None = None
+    template: str = CONFIG  # the hub config, filled with the settings (Slurm: SLURM_CONFIG)
     log_files: list[Path] = dataclasses.field(default_factory=list)
 
     @property
@@ -117,7 +136,7 @@ class Hub:
 
     def start(self) -> None:
         config = self.state_dir / "jupyterhub_config.py"
-        config.write_text(CONFIG.format(settings=json.dumps(self.settings)))
+        config.write_text(self.template.format(settings=json.dumps(self.settings)))
         log = self.state_dir / f"hub-{len(self.log_files)}.log"
         self.log_files.append(log)
         env = {

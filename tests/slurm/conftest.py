@@ -59,7 +59,8 @@ def slurm(slurm_users: tuple[str, str]) -> Iterator[Cluster]:
 
 @pytest.fixture(autouse=True)
 def _cancel_jobs_afterwards(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Every test that used the cluster leaves it without jobs for the next one."""
+    """Every test that used the cluster leaves it without jobs for the next one (but in a
+    module whose tests share a running job: KEEP_JOBS = True; it ends its job itself)."""
     yield
-    if "slurm" in request.fixturenames:
+    if "slurm" in request.fixturenames and not getattr(request.module, "KEEP_JOBS", False):
         request.getfixturevalue("slurm").cancel_all()

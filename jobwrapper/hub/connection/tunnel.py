@@ -335,7 +335,8 @@ def tunnel_still_running(pid: int, port: int, job_id: str, hub_socket: str = "")
     """
     if not process_gone(pid):
         words = _command_line(pid)
-        return job_id in words and _forwards(words, port, hub_socket)
+        names_job = any(word == job_id or word.endswith(f"={job_id}") for word in words)
+        return names_job and _forwards(words, port, hub_socket)  # Slurm: --jobid=N
     member_lines = (_command_line(member) for member in group_members(pid))
     return any(words and _forwards(words, port, hub_socket) for words in member_lines)
 

@@ -24,6 +24,7 @@ import pwd
 import shlex
 import sys
 from collections.abc import Mapping
+from typing import ClassVar
 
 from traitlets import Float, List, Unicode, default
 
@@ -36,7 +37,9 @@ from jobwrapper.hub.submit import SubmitValueError
 from jobwrapper.protocol import SYNC_ENV
 
 JOB_DIRS_ROOT = ".jupyterhub-slurm"
-STEP = "srun --jobid={job_id} --overlap --nodes=1 --ntasks=1 --quiet --unbuffered"
+# A step of the job, in "/" (srun would chdir to the hub's cwd), unbuffered (a pty,
+# which the job end puts in raw mode): stepbridge's frames pass at once, byte for byte.
+STEP = "srun --jobid={job_id} --overlap --nodes=1 --ntasks=1 --chdir=/ --quiet --unbuffered"
 
 
 def bridge_command() -> str:
@@ -52,6 +55,11 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
     """Runs `jobwrapper singleuser` as a Slurm job and tunnels to it through a job step."""
 
     batch_system_name = "Slurm"
+    pending_words = "is pending in the Slurm queue"
+    files_back_words = "Files saved in ~/jupyter are there (the home is shared)."
+    end_words: ClassVar[Mapping[str, str]] = {
+        "signal": "the notebook server was told to stop by Slurm (scancel, preemption or "
+                  "the time limit)"}
 
     batch_submit_cmd = Unicode("sbatch --parsable", help="Submits the batch script "
                                "(on stdin); prints the job id.").tag(config=True)
