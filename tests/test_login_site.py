@@ -266,3 +266,21 @@ def test_a_fixed_zone_missing_here_is_one_line_in_the_plan(tmp_path):
     assert "TZ" not in setup.env
     assert setup.notes == ("login.timezone: Mars/Olympus_Mons is not in /usr/share/zoneinfo "
                            "here (install tzdata in the container); TZ is not set",)
+
+
+def test_a_tz_that_is_already_the_hosts_is_no_note(tmp_path):
+    zone, _ = read_host_timezone()
+    setup = plan(context_for(tmp_path, TZ=zone or ""), UID)
+    assert not [note for note in setup.notes if "TZ" in note]
+
+
+def test_jobwrapper_run_gives_the_command_the_data_dir_and_tz(tmp_path):
+    (tmp_path / "data" / "alice").mkdir(parents=True)
+    config = tmp_path / "site.toml"
+    config.write_text(data_config(f"{tmp_path}/data/{{user}}").replace('timezone = ""',
+                                                                        'timezone = "Etc/UTC"'))
+    environ = {**make_job(tmp_path / "scratch"), "PATH": "/usr/bin:/bin",
+               "JOBWRAPPER_CONFIG": str(config), "HOME": str(tmp_path)}
+    result = subprocess.run([JOBWRAPPER, "run", "--", "sh", "-c", 'echo "$DATA $TZ"'],
+                            env=environ, capture_output=True, text=True, check=True)
+    assert result.stdout == f"{tmp_path}/data/alice Etc/UTC\n"

@@ -86,8 +86,9 @@ def read_login(context: JobContext, uid: int, root: str = "/") -> LoginSetup:
     if settings.timezone:
         zone, problem = (read_host_timezone(root) if settings.timezone == "host"
                          else check_zone(settings.timezone, root, "login.timezone"))
-        if "TZ" in context.environ:
-            notes.append(f"TZ is set already ({context.environ['TZ']!r}); left as it is")
+        current = context.environ.get("TZ")
+        if current is not None and current != zone:
+            notes.append(f"TZ is set already ({current!r}); left as it is")
         elif zone:
             env["TZ"] = zone
         else:
