@@ -163,11 +163,14 @@ def write_token(private_dir: str, token: str) -> str:
 
 
 def lab_message(job_id: Optional[str], label: str, port: int | str, token: str,
-                token_file: str, show_token: bool, ip: str = server.LOOPBACK) -> str:
+                token_file: str, show_token: bool, ip: str = server.LOOPBACK,
+                slurm_node: Optional[str] = None) -> str:
     """What the person must run on their own machine to reach JupyterLab.
 
     ``port`` is the server's port, or its unix socket's path in socket mode; ``ip``
     the address the server listens on (the host's own one in direct mode).
+    ``slurm_node``: in a Slurm job, the node (ssh to it, where the site allows ssh
+    into nodes that run one's jobs: pam_slurm_adopt).
     """
     job = job_id or "JOBID"
     label = label.replace(" · ", ", ")  # plain ASCII: the terminal's locale may not be UTF-8
@@ -177,10 +180,16 @@ def lab_message(job_id: Optional[str], label: str, port: int | str, token: str,
         where, remote = f"127.0.0.1:{port}", f"localhost:{port}"
     else:
         where = remote = server.host_port(ip, port)
+    if slurm_node:
+        forward = [f"    ssh -N -L {LOCAL_PORT}:{remote} -J LOGIN-NODE {slurm_node}",
+                   "(LOGIN-NODE: your cluster's login host; the node accepts ssh while "
+                   "you have a job on it)"]
+    else:
+        forward = [f'    condor_ssh_to_job -ssh "ssh -N -L {LOCAL_PORT}:{remote}" {job}']
     lines = [
         f"JupyterLab ({label or 'this job'}) is starting on {where}.",
         "On your own machine, run:",
-        f'    condor_ssh_to_job -ssh "ssh -N -L {LOCAL_PORT}:{remote}" {job}',
+        *forward,
         f"then open http://localhost:{LOCAL_PORT}/lab and log in with the token",
     ]
     if show_token:
@@ -202,7 +211,9 @@ def exec_server(setup: Setup, plan: NotebookPlan, secrets: Mapping[str, str],
         # stdout may be the job's log file: the token goes there only if it is a terminal.
         print(lab_message(env.get("JOBWRAPPER_JOB_ID"), plan.label,
                           plan.socket_path or sock.getsockname()[1], token, token_file,
-                          out.isatty(), plan.ip), file=out)
+                          out.isatty(), plan.ip,
+                          slurm_node=env.get("SLURMD_NODENAME")
+                          if env.get("JOBWRAPPER_SCHEDULER") == "slurm" else None), file=out)
     out.flush()
     sys.stderr.flush()
     # Kernels started without a path (REST clients) run in the server's cwd: make it the

@@ -242,3 +242,10 @@ def test_a_relative_terminal_shell_is_refused_naming_the_key() -> None:
 
     with pytest.raises(ConfigError, match="terminal_shell: must be an absolute path"):
         _config('[server]\nterminal_shell = "bash"\n')
+
+
+def test_lab_message_in_a_slurm_job_forwards_with_ssh_to_the_node() -> None:
+    text = lab_message("42", "Rocky9", 41234, "tok", "/p/lab-token", False,
+                       slurm_node="node7")
+    assert "    ssh -N -L 8888:localhost:41234 -J LOGIN-NODE node7\n" in text
+    assert "condor_ssh_to_job" not in text
