@@ -27,7 +27,7 @@ CONFIG_NAME = "config.yaml"
 # (and would be written to ~/.config/code-server/config.yaml, mode 0644).
 CONFIG_TEXT = "# written by jobwrapper: the options are on the command line\nauth: none\n"
 _VARIABLE = re.compile(r"\$(?:([A-Za-z_][A-Za-z0-9_]*)|\{([A-Za-z_][A-Za-z0-9_]*)\})")
-INSTALL_HINT = "npm install --prefix /opt/code-server code-server@4.100.3 (docs/vscode.md)"
+INSTALL_HINT = "npm package code-server 4.100.3 for Node 20; see docs/vscode.md"
 
 # Options that would open a network port, set a password or a certificate, or move
 # what jobwrapper places: refused in code_server.extra_args.

@@ -158,3 +158,18 @@ def test_editor_websocket_comes_through_and_checks_the_origin(tmp_path: Path) ->
 
         assert connect(server.url.rstrip("/")), "VS Code's protocol answers"
         assert connect("http://elsewhere.example.org") == b"", "code-server's origin check"
+
+
+@needs_code_server
+def test_sigterm_ends_code_server_and_its_helpers(tmp_path: Path) -> None:
+    import signal
+
+    with jupyter_server(tmp_path, "[shutdown]\ngrace_seconds = 3\n") as server:
+        assert server.api("GET", "code-server/").status_code == 200
+        assert code_server_processes(server.mark)
+        server.process.send_signal(signal.SIGTERM)
+        wait_until(
+            lambda: server.process.poll() is not None and not marked_processes(server.mark),
+            10,
+            "server, code-server and its extension host gone",
+        )
