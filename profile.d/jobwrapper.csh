@@ -59,7 +59,7 @@ if ( $?_CONDOR_SCRATCH_DIR && $?_CONDOR_JOB_AD ) then
     # tests only (-o owner, -U owner's uid, -P22 group/other write bits): no process.
     set _jobwrapper_rc = "$JOBWRAPPER_LOGIN_CSHRC:q"
     set _jobwrapper_safe = 0
-    if ( "$_jobwrapper_rc:q" != "" ) then
+    if ( "$_jobwrapper_rc:q" =~ /* ) then
      if ( -f "$_jobwrapper_rc:q" ) then
       set _jobwrapper_dir = "$_jobwrapper_rc:h"
       if ( "$_jobwrapper_dir:q" == "" ) set _jobwrapper_dir = /

@@ -65,7 +65,11 @@ if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
       # dir remembers the file it passed: while that file is the user's and not
       # modified since, later logins of the job start nothing. Someone else who could
       # write it can only change it with a newer mtime, which brings the check back.
-      _jobwrapper_rc=${JOBWRAPPER_LOGIN_RC-}
+      # An absolute path only: `.` searches PATH for a name without a slash.
+      case ${JOBWRAPPER_LOGIN_RC-} in
+        /*) _jobwrapper_rc=$JOBWRAPPER_LOGIN_RC ;;
+        *) _jobwrapper_rc= ;;
+      esac
       if [ -n "$_jobwrapper_rc" ] && [ -f "$_jobwrapper_rc" ]; then
         _jobwrapper_safe=
         _jobwrapper_stamp=${JOBWRAPPER_PRIVATE_DIR:-/nonexistent}/rc-checked

@@ -197,3 +197,13 @@ def test_the_check_of_another_file_does_not_count(job, profile_d, tmp_path):
     (job.private_dir / "rc-checked").write_text(f"{path}.other\n")
     os.utime(job.private_dir / "rc-checked", (path.stat().st_mtime + 5,) * 2)
     assert "RC_SOURCED" not in login("bash", job, tmp_path, profile_d).environ
+
+
+@pytest.mark.parametrize("shell", LOGIN_SHELLS)
+def test_a_relative_rc_path_is_never_sourced(shell, job, profile_d, tmp_path):
+    rc_file(tmp_path, shell)
+    name = "Rocky9.csh" if shell == "tcsh" else "Rocky9"
+    variable = "JOBWRAPPER_LOGIN_CSHRC" if shell == "tcsh" else "JOBWRAPPER_LOGIN_RC"
+    environ = job.env(**{variable: name}, PATH=f"{tmp_path}/rc/alice:/usr/bin:/bin")
+    result = run_login(shell, environ, tmp_path / "rc" / "alice", profile_d)
+    assert "RC_SOURCED" not in result.environ
