@@ -28,7 +28,10 @@ from xml.sax.saxutils import escape
 from jobwrapper.config import SiteConfig, load_config
 
 ENTRY_POINT_GROUP = "jupyter_serverproxy_servers"
-REPLACED_ENTRIES = ("xprahtml5",)  # other packages' desktop entries that ours replaces
+# Other packages' entries and the one of ours that replaces each: jupyter-xprahtml5-proxy's
+# (TCP, password in the URL) and jupyter-vscode-proxy's (code-server on TCP without any
+# password; docs/vscode.md).
+REPLACED_ENTRIES = {"xprahtml5": "desktop", "vscode": "code-server"}
 MAX_SOCKET_PATH = 100  # sun_path holds 108 bytes; keep a margin
 XPRA_CONF = "# written by jobwrapper: no Xsession, no default start commands\nstart =\n"
 
@@ -216,15 +219,12 @@ def _guard_handlers(base_url: str, reason: str) -> list[tuple[str, type, dict[st
             self.set_header("Content-Type", "text/plain; charset=utf-8")
             self.finish(self.text + "\n")
 
-    replaced = "This desktop entry is replaced by jobwrapper's: open desktop/ instead."
-    handlers = [
-        (url_path_join(base_url, name, r"(.*)"), NotHereHandler, {"status": 404, "text": replaced})
-        for name in REPLACED_ENTRIES
-    ]
-    handlers += [
-        (url_path_join(base_url, name), NotHereHandler, {"status": 404, "text": replaced})
-        for name in REPLACED_ENTRIES
-    ]
+    handlers = []
+    for name, ours in REPLACED_ENTRIES.items():
+        replaced = {"status": 404,
+                    "text": f"This entry is replaced by jobwrapper's: open {ours}/ instead."}
+        handlers.append((url_path_join(base_url, name, r"(.*)"), NotHereHandler, replaced))
+        handlers.append((url_path_join(base_url, name), NotHereHandler, replaced))
     if reason:
         missing = {"status": 503, "text": reason}
         handlers.append((url_path_join(base_url, "desktop", r"(.*)"), NotHereHandler, missing))

@@ -173,3 +173,44 @@ def test_sigterm_ends_code_server_and_its_helpers(tmp_path: Path) -> None:
             10,
             "server, code-server and its extension host gone",
         )
+
+
+def fake_jupyter_vscode_proxy(directory: Path) -> Path:
+    """A STAND-IN for jupyter-vscode-proxy 0.7 on a PYTHONPATH dir: a distribution whose
+    entry ``vscode`` would run a server on a TCP port without a password, as that
+    package's does (``code-server --auth none --port={port}``)."""
+    site = directory / "fake-site"
+    info = site / "jupyter_vscode_proxy-0.7.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: jupyter-vscode-proxy\nVersion: 0.7\n")
+    (info / "entry_points.txt").write_text(
+        "[jupyter_serverproxy_servers]\nvscode = fake_vscode_proxy:setup_vscode\n")
+    (site / "fake_vscode_proxy.py").write_text(
+        "import sys\n\n\ndef setup_vscode():\n"
+        "    return {'command': [sys.executable, '-m', 'http.server', '--bind', '127.0.0.1',"
+        " '{port}'], 'launcher_entry': {'title': 'VS Code'}}\n")
+    return site
+
+
+def test_jupyter_vscode_proxys_tcp_entry_is_hidden_and_guarded(tmp_path: Path) -> None:
+    import subprocess
+
+    site = fake_jupyter_vscode_proxy(tmp_path)
+    env = {"PYTHONPATH": str(site)}
+    seen = subprocess.run(
+        [str(VENV_BIN / "python"), "-c", "from importlib.metadata import entry_points; "
+         "print(sorted(e.name for e in entry_points(group='jupyter_serverproxy_servers')))"],
+        env={"PYTHONPATH": str(site)}, capture_output=True, text=True, check=True).stdout
+    assert "'vscode'" in seen, "the stand-in is an entry point jupyter-server-proxy would read"
+    with jupyter_server(tmp_path, f'[code_server]\npath = "{STANDIN}"\n', extra_env=env) as server:
+        servers = server.api("GET", "server-proxy/servers-info").json()["server_processes"]
+        names = {entry["name"] for entry in servers}
+        assert "vscode" not in names and "code-server" in names
+        for path in ("vscode", "vscode/", "vscode/?folder=/"):
+            answer = server.api("GET", path, allow_redirects=False)
+            assert answer.status_code == 404, (path, answer.status_code)
+            assert "open code-server/ instead" in answer.text
+        assert marked_processes(server.mark) == [server.process.pid], "nothing started"
+        assert tcp_listeners(marked_processes(server.mark)) == tcp_listeners(
+            [server.process.pid])
