@@ -5,6 +5,7 @@ STATE (the state dir), PORT (public), HUB_PORT, PROXY_API_PORT, SPAWNER ("jobwra
 "local" for JupyterHub's LocalProcessSpawner, or "batchspawner" for stock batchspawner's
 CondorSpawner on the same pool: the benchmarks' baselines), USERS,
 PASSWORD and API_TOKEN (an admin service token for the demo's own REST calls).
+SPAWNER "slurm": JobwrapperSlurmSpawner on the demo's own Slurm (scripts/demo --scheduler slurm).
 """
 
 # ruff: noqa: F821 - `c` and `get_config` are provided by JupyterHub when it loads this file
@@ -75,6 +76,12 @@ if SPAWNER == "local":
     c.Spawner.environment = {"PATH": f"{JOB_BIN}:/usr/local/bin:/usr/bin:/bin"}
     if os.geteuid() != 0:
         c.Spawner.notebook_dir = str(STATE / "notebooks")
+elif SPAWNER == "slurm":
+    # scripts/demo --scheduler slurm: the demo's private Slurm (demo/demo_slurm.py)
+    sys.path.insert(0, str(REPO / "demo"))
+    from demo_slurm import configure_slurm_spawner
+
+    configure_slurm_spawner(c, STATE, USERS)
 elif SPAWNER == "batchspawner":
     # The other baseline: stock batchspawner on the same pool, as its docs configure it
     # (no tunnel: the hub connects to the execute host, the token is in the job's ad).

@@ -42,6 +42,9 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
                         help="state dir (default: demo-state/ in the repository)")
     parser.add_argument("--fresh", action="store_true",
                         help="forget the previous run's hub database and pool first")
+    parser.add_argument("--scheduler", choices=("htcondor", "slurm"), default="htcondor",
+                        help="the emulated HTCondor pool (default), or a real Slurm 22.05 "
+                        "started for the demo (docs/slurm.md)")
     parser.add_argument("--restart-hub", action="store_true",
                         help="restart the running demo's JupyterHub only (notebooks, jobs, "
                         "tunnels and the proxy keep running), as a site restarts its hub")
@@ -133,7 +136,20 @@ def main(argv: list[str]) -> int:
     demo = prepare(arguments.state, users)
     hub = Hub(demo, port=arguments.port, users=users)
     stop_proxy(hub.hub_dir)  # a proxy left by an earlier run that was killed
-    print(f"demo: {isolate_jobs(hub)}")
+    slurm = None
+    if arguments.scheduler == "slurm":
+        from demo_slurm import start_slurm
+
+        try:
+            slurm = start_slurm(demo.state)
+        except RuntimeError as error:
+            print(f"demo: {error}", file=sys.stderr)
+            return 1
+        hub.spawner = "slurm"
+        hub.extra_env["SLURM_CONF"] = str(slurm.conf)
+        print(f"demo: Slurm 22.05 runs in {slurm.directory} (SLURM_CONF={slurm.conf})")
+    else:
+        print(f"demo: {isolate_jobs(hub)}")
     stopping = False
     restart_asked = False
 
@@ -178,6 +194,11 @@ def main(argv: list[str]) -> int:
             pid_file.unlink()
         print("demo: stopping notebooks, jobs, tunnels and the proxy ...")
         jobs, tunnels = stop_everything(hub)
+        if slurm is not None:
+            from demo_slurm import leftover_jobs
+
+            jobs = leftover_jobs(slurm)
+            slurm.stop()
         print(f"demo: stopped ({jobs} job(s) and {tunnels} tunnel(s) were still there "
               "after the hub had stopped the servers)")
         if arguments.check and (jobs or tunnels):

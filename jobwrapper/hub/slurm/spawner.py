@@ -24,10 +24,11 @@ import pwd
 import shlex
 import sys
 from collections.abc import Mapping
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from traitlets import Float, List, Unicode, default
 
+from jobwrapper.hub import form
 from jobwrapper.hub import secrets as hub_secrets
 from jobwrapper.hub.jobcontrol import SpawnFailed
 from jobwrapper.hub.queuewatch import QueueWatcher, shared_watcher
@@ -135,9 +136,19 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
             f"{self._home()}/{self.job_dir}/{hub_secrets.SECRETS_FILE_NAME}")
         return public, secret
 
+    def sbatch_request(self) -> dict[str, Any]:
+        """The options as slurm/script.py takes them: with the form, validated against
+        the user's limits like the HTCondor submit lines (form.py); else as given."""
+        if not self.resource_form:
+            return self.submit_options()
+        chosen = form.validate_options(self.user_options or {}, form.form_config(self))
+        return {"cpus": chosen.cpus, "memory_mb": chosen.memory_mb, "gpus": chosen.gpus,
+                "runtime_limit": chosen.runtime_seconds, "container_os": chosen.container_os,
+                "environment": chosen.environment, "cephfs_io": chosen.cephfs_io}
+
     def _submit_description(self, environment: Mapping[str, str]) -> str:
         try:
-            directives, variables = script.default_sbatch_options(self.submit_options())
+            directives, variables = script.default_sbatch_options(self.sbatch_request())
             site = shlex.split(self.sbatch_options)
             job = script.SlurmNotebookJob(
                 executable=self.jobwrapper_path,
