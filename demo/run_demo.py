@@ -172,7 +172,7 @@ def main(argv: list[str]) -> int:
         if arguments.check:
             code = check(hub)
         else:
-            print(_welcome(hub))
+            print(_welcome(hub, slurm))
             while not stopping and hub.process is not None:
                 if restart_asked:
                     restart_asked = False
@@ -206,10 +206,13 @@ def main(argv: list[str]) -> int:
     return code
 
 
-def _welcome(hub: Hub) -> str:
+def _welcome(hub: Hub, slurm: object = None) -> str:
     who = ("local users " if os.geteuid() == 0 else "users ") + ", ".join(hub.users)
+    where = "a private Slurm 22.05" if slurm is not None else "the local HTCondor pool"
+    jobs = (f"SLURM_CONF={getattr(slurm, 'conf', '')} squeue" if slurm is not None
+            else f"{hub.demo.bin_dir / 'condor_q'} -all")
     return f"""
-  JupyterHub with jobwrapper on the local HTCondor pool is running:
+  JupyterHub with jobwrapper on {where} is running:
 
       {hub.url}/
 
@@ -220,7 +223,7 @@ def _welcome(hub: Hub) -> str:
   (stable: Lmod module demo-tools/1.0, testing: demo-tools/2.0).
   Named servers: up to 3 per user (Home page, "Add New Server").
   Hub log: {hub.log_path}
-  Jobs:    {hub.demo.bin_dir / 'condor_q'} -all
+  Jobs:    {jobs}
 
   Restart only the hub (notebooks keep running):  scripts/demo --restart-hub
   Press Ctrl-C to stop everything.
