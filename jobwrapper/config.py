@@ -203,7 +203,9 @@ class CodeServerSettings:
     path: str = setting(
         "", "str", "The code-server executable (an absolute path); empty: code-server on PATH.")
     title: str = setting("VS Code", "str", "Launcher title of VS Code.")
-    timeout: int = setting(60, "int", "Seconds the proxy waits for code-server to answer.")
+    timeout: int = setting(
+        120, "int", "Seconds the proxy waits for code-server to answer (its first start reads "
+        "300 MB).")
     extra_args: list[str] = setting(
         [], "list[str]",
         "More code-server options after jobwrapper's (e.g. --locale=de); options for the "

@@ -38,6 +38,15 @@ def launcher(server) -> dict:
     return next(entry for entry in servers if entry["name"] == "code-server")
 
 
+def open_vscode(server):
+    """GET /code-server/ (302 to ./?folder=..., followed), waiting as long as the proxy
+    does: code-server's first start reads 300 MB, slow on a cold, busy machine."""
+    import requests
+
+    return requests.get(server.url + "code-server/", timeout=150,
+                        headers={"Authorization": f"token {server.token}"})
+
+
 def check_socket_only(server) -> list[str]:
     """The code-server process's argv, after checking its socket, dir and listeners."""
     pids = code_server_processes(server.mark)
@@ -64,7 +73,7 @@ def test_vscode_is_served_from_a_unix_socket_in_a_private_dir(tmp_path: Path) ->
            "XDG_CACHE_HOME": str(private / "cache")}
     with jupyter_server(tmp_path, extra_env=env) as server:
         assert launcher(server)["launcher_entry"]["enabled"] is True
-        page = server.api("GET", "code-server/")  # 302 to ./?folder=..., followed
+        page = open_vscode(server)
         assert page.status_code == 200, page.text[:500]
         assert "vscode-workbench-web-configuration" in page.text
         assert page.url.startswith(server.url + "code-server/?folder=")
@@ -140,7 +149,7 @@ def test_editor_websocket_comes_through_and_checks_the_origin(tmp_path: Path) ->
     import websocket
 
     with jupyter_server(tmp_path) as server:
-        page = server.api("GET", "code-server/")
+        page = open_vscode(server)
         commit = re.search(r"stable-([0-9a-f]{40})", page.text).group(1)
 
         def connect(origin: str) -> bytes:
@@ -165,7 +174,7 @@ def test_sigterm_ends_code_server_and_its_helpers(tmp_path: Path) -> None:
     import signal
 
     with jupyter_server(tmp_path, "[shutdown]\ngrace_seconds = 3\n") as server:
-        assert server.api("GET", "code-server/").status_code == 200
+        assert open_vscode(server).status_code == 200
         assert code_server_processes(server.mark)
         server.process.send_signal(signal.SIGTERM)
         wait_until(
