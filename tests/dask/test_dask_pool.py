@@ -121,3 +121,36 @@ def test_workers_listen_and_dashboard_only_on_loopback(dask_pool):
     finally:
         os.killpg(holder.pid, signal.SIGKILL)
         holder.wait()
+
+
+def test_from_a_notebook_job_workers_inherit_its_container_and_leave_with_it(dask_pool):
+    """The kernel inside a job of the pool (its ad, no PATH, the private dir in the
+    scratch dir): the workers get its ContainerOS and environment, and when the
+    notebook job is removed its workers leave the queue too."""
+    pool, user_dir, env = dask_pool
+    description = (
+        f"executable = {VENV}/bin/jobwrapper\n"
+        f"arguments = \"run -- python3 {HOLDER} hang\"\n"
+        "transfer_executable = false\n"
+        "should_transfer_files = YES\n"
+        f"environment = \"JOBWRAPPER_CONFIG={env['JOBWRAPPER_CONFIG']}\"\n"
+        '+ContainerOS = "Debian12"\n+JupyterEnvironment = "stable"\n'
+        "request_cpus = 1\nrequest_memory = 1024\n"
+        "output = notebook.out\nerror = notebook.err\nstream_output = true\n"
+        "stream_error = true\nqueue\n")
+    notebook = pool.submit(description, user_dir, user=ALICE)
+    line = wait_for(lambda: (user_dir / "notebook.out").exists()
+                    and (user_dir / "notebook.out").read_text().strip(), 120,
+                    "the notebook job's report")
+    report = json.loads(line)
+    assert report["total"] == sum(x * x for x in range(1000))
+    ads = [job.ad for job in queued_jobs(pool.layout) if job.cluster != notebook]
+    assert len(ads) == 3
+    for ad in ads:
+        assert (ad["ContainerOS"], ad["JupyterEnvironment"]) == ("Debian12", "stable")
+        assert ad["JobwrapperDaskParent"] == f"{notebook}.0"
+        assert ".jobwrapper/dask/dask-" in ad["Iwd"]  # in the notebook's scratch dir
+    removed = time.monotonic()
+    assert pool.run("condor_rm", str(notebook), user=ALICE).returncode == 0
+    wait_for(lambda: not worker_jobs(pool), 60, "the notebook's workers to leave the queue")
+    print(f"notebook job removed: its workers gone {time.monotonic() - removed:.1f} s later")
