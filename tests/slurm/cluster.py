@@ -224,7 +224,7 @@ class Cluster:
                                          self.node, self.extra))
         self.run("scontrol", "reconfigure", check=True)
         # slurmd re-reads asynchronously; wait until the node answers again.
-        _wait_idle(self, timeout=30)
+        _wait_idle(self, timeout=30, states=("idle", "mixed", "allocated"))
 
     # -- stopping ----------------------------------------------------------------------
 
@@ -322,7 +322,8 @@ def _tail(path: Path, lines: int = 15) -> str:
         return f"({path} missing)"
 
 
-def _wait_idle(cluster: Cluster, timeout: float) -> None:
+def _wait_idle(cluster: Cluster, timeout: float, states: tuple[str, ...] = ("idle",)
+               ) -> None:
     deadline = time.monotonic() + timeout
     state = ""
     while time.monotonic() < deadline:
@@ -334,7 +335,7 @@ def _wait_idle(cluster: Cluster, timeout: float) -> None:
         result = cluster.run("sinfo", "-h", "-N", "-n", cluster.node, "-o", "%T",
                              timeout=10)
         state = result.stdout.strip() or result.stderr.strip()
-        if state == "idle":
+        if state in states:
             return
         time.sleep(0.1)
     raise ClusterError(f"node {cluster.node} is not idle after {timeout:g} s ({state}); "
