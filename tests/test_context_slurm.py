@@ -166,3 +166,27 @@ def test_the_hub_accepts_the_socket_in_a_slurm_jobs_private_dir(tmp_path):
     setup = plan(read({**BATCH, "SLURM_TMPDIR": "/tmp"}), 1002)
     assert job_socket_problem(job_socket_path(setup.private_dir)) is None
     assert job_socket_problem("/tmp/jobwrapper-x/sockets/server.sock") is not None
+
+
+def recorded(name: str) -> dict[str, str]:
+    """A real job's SLURM_* variables (tests/slurm/fixtures, from Slurm 22.05)."""
+    from pathlib import Path
+
+    path = Path(__file__).parent / "slurm" / "fixtures" / name
+    lines = [line for line in path.read_text().splitlines() if line and line[0] != "#"]
+    return dict(line.split("=", 1) for line in lines)
+
+
+@pytest.mark.parametrize(("fixture", "first_line"), [
+    ("batch-env.txt", "You requested 2 core(s), 1024 MB RAM."),
+    ("batch-env-mem-per-cpu.txt", "You requested 2 core(s), 1024 MB RAM."),
+])
+def test_a_recorded_batch_job_of_slurm_22_05(fixture, first_line):
+    context = read(recorded(fixture))
+    assert (context.scheduler, context.warnings) == ("slurm", ())
+    assert login_message(context).splitlines()[0] == first_line
+
+
+def test_a_recorded_srun_step_without_cpus_per_task_takes_the_nodes_cpus():
+    context = read(recorded("srun-env.txt"))
+    assert context.resources.cores == int(recorded("srun-env.txt")["SLURM_CPUS_ON_NODE"])
