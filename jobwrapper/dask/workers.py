@@ -21,11 +21,13 @@ REMOVE_TIMEOUT = 10.0  # seconds for one condor_rm of every worker left
 
 def state_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
     """The 0700 directory of this job's Dask state: in the job's private dir (outside
-    ~/jupyter, so nothing here travels home), else a per-user temp dir."""
+    ~/jupyter, so nothing here travels home); outside a jobwrapper job, a new temp dir
+    (no server's end looks there)."""
     env = os.environ if environ is None else environ
     private = env.get("JOBWRAPPER_PRIVATE_DIR")
-    base = Path(private) if private else Path(tempfile.gettempdir()) / f"jobwrapper-{os.getuid()}"
-    path = base / "dask"
+    if not private:
+        return Path(tempfile.mkdtemp(prefix="jobwrapper-dask-"))
+    path = Path(private) / "dask"
     path.mkdir(mode=0o700, parents=True, exist_ok=True)
     return path
 

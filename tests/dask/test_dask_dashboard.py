@@ -3,6 +3,7 @@ server's jupyter-server-proxy (/proxy/PORT/status), with the server's authentica
 
 from __future__ import annotations
 
+import pytest
 import requests
 from lifecycle.jupyter_harness import jupyter_server
 
@@ -10,6 +11,7 @@ from jobwrapper.config import parse_config
 from jobwrapper.dask import cluster
 
 
+@pytest.mark.processes
 def test_the_dashboard_is_served_through_the_servers_proxy(tmp_path, monkeypatch):
     monkeypatch.setenv("JOBWRAPPER_PRIVATE_DIR", str(tmp_path / "private"))
     config = parse_config('[dask]\njobwrapper = "/usr/bin/true"\n', "site.toml")

@@ -7,12 +7,14 @@ import signal
 import sys
 from pathlib import Path
 
+import pytest
 from lifecycle.jupyter_harness import jupyter_server
 from polling import wait_for
 
 from jobwrapper.dask import workers
 
 
+@pytest.mark.processes
 def test_sigterm_to_the_server_removes_the_worker_jobs_left(tmp_path):
     bin_dir, private = tmp_path / "condor", tmp_path / "private"
     bin_dir.mkdir()

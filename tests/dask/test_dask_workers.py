@@ -57,6 +57,7 @@ def test_the_dashboard_link_goes_through_the_servers_proxy():
     assert dashboard_link({}) == "/proxy/{port}/status"
 
 
+@pytest.mark.processes  # starts a scheduler
 def test_more_workers_than_the_site_allows_is_one_line(tmp_path, monkeypatch):
     from jobwrapper.dask import cluster
 
@@ -124,6 +125,7 @@ def test_a_missing_condor_rm_is_one_line(tmp_path):
     assert "\n" not in line
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(os.getuid() != 0, reason="runs jobs as a test user (root)")
 def test_on_the_local_pool_the_left_workers_leave_the_queue(tmp_path):
     from localpool.helpers import ALICE, create_pool, destroy_pool, sleeper, user_dir
