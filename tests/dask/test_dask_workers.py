@@ -73,6 +73,22 @@ def test_more_workers_than_the_site_allows_is_one_line(tmp_path, monkeypatch):
         workers_of_two.close()
 
 
+@pytest.mark.processes  # starts a scheduler
+def test_tls_is_the_default_and_can_be_turned_off(tmp_path, monkeypatch):
+    from jobwrapper.dask import cluster
+
+    monkeypatch.setenv("JOBWRAPPER_PRIVATE_DIR", str(tmp_path))
+    for tls, scheme in ((True, "tls://"), (False, "tcp://")):
+        config = parse_config(f'[dask]\njobwrapper = "/j"\ntls = {str(tls).lower()}\n',
+                              "site.toml")
+        workers_ = cluster(0, config=config)
+        try:
+            assert workers_.scheduler_address.startswith(scheme)
+            assert ("--tls-key worker.key" in workers_.job_script()) is tls
+        finally:
+            workers_.close()
+
+
 def test_the_registry_lists_jobs_submitted_and_not_removed(tmp_path):
     workers.record_submitted(tmp_path, "12.0", "dask-a")
     workers.record_submitted(tmp_path, "13.0", "dask-a")
