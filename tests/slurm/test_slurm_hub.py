@@ -15,6 +15,7 @@ import pytest
 from polling import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import SLURM_CONFIG, home, new_hub
 
 from .conftest import ALICE, BOB
@@ -97,6 +98,40 @@ def test_jupyterlab_answers_through_the_step_tunnel(running):
     token = hub.user_token(ALICE)
     reply = hub.get_through_proxy(ALICE, token)
     assert reply.status_code == 200, reply.text
+
+
+@pytest.mark.browser
+def test_a_notebook_in_chromium_runs_its_kernel_through_the_step(running, tmp_path):
+    """Log in, open JupyterLab, run a cell: HTTP and the kernel's websocket both go
+    through the one srun step."""
+    from browser import CHROMIUM, CHROMIUM_ARGS
+    from playwright.sync_api import sync_playwright
+
+    hub, _, _ = running
+    job_id = hub.state(ALICE)["job_id"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(f"{hub.url}/hub/login")
+            page.fill("#username_input", ALICE)
+            page.fill("#password_input", "any")  # the tests' DummyAuthenticator
+            page.click("#login_submit")
+            page.goto(f"{hub.url}/user/{ALICE}/lab")
+            page.locator(".jp-Launcher:visible .jp-LauncherCard[data-category='Notebook']"
+                         ).first.click(timeout=60_000)
+            page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=60_000)
+            page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").first.click()
+            page.keyboard.insert_text("import os; print('job', os.environ['SLURM_JOB_ID'], "
+                                      "os.environ['OMP_NUM_THREADS'])")
+            page.keyboard.press("Shift+Enter")
+            output = page.locator(".jp-NotebookPanel:visible .jp-OutputArea-output",
+                                  has_text="job ")
+            output.first.wait_for(timeout=60_000)
+            assert output.first.inner_text().strip() == f"job {job_id} 1"
+        finally:
+            browser.close()
 
 
 def test_the_tunnel_is_a_step_of_the_job(running):
