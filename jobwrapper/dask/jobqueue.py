@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -27,6 +28,7 @@ from jobwrapper.dask.submit import TlsFiles, WorkerJob, submit_description
 from jobwrapper.errors import ConfigError
 
 DEFAULT_DASHBOARD_LINK = "{scheme}://{host}:{port}/status"
+SCHEDD_CHECK_TIMEOUT = 60.0
 
 
 class JobwrapperWorkerJob(HTCondorJob):
@@ -100,6 +102,7 @@ def cluster(workers: int = 0, *, cores: Optional[int] = None, memory_mb: Optiona
     if workers > site.max_workers:  # before a scheduler is started for nothing
         raise ValueError(f"{workers} workers asked for; the site allows {site.max_workers} "
                          "(dask.max_workers in the site config)")
+    check_schedd(site.condor_bin)
     name = f"dask-{uuid.uuid4().hex[:8]}"
     state = worker_jobs.state_dir()
     cluster_dir = state / name
@@ -115,6 +118,27 @@ def cluster(workers: int = 0, *, cores: Optional[int] = None, memory_mb: Optiona
         interface=site.interface or None, scheduler_options=scheduler_options,
         template=template, state=state, condor_bin=site.condor_bin, **options,
     )
+
+
+def check_schedd(condor_bin: str) -> None:
+    """One ``condor_q -totals`` before a scheduler starts, so that a notebook job that
+    cannot submit (no schedd, or an authentication that does not work inside a job)
+    says so in one line instead of workers that never come."""
+    tool = worker_jobs.condor_tool(condor_bin, "condor_q")
+    try:
+        result = subprocess.run([tool, "-totals"], capture_output=True, text=True,
+                                timeout=SCHEDD_CHECK_TIMEOUT, check=False)
+    except OSError as error:
+        raise RuntimeError(f"{tool}: {error.strerror}; HTCondor's tools are needed in the "
+                           "notebook job (dask.condor_bin in the site config)") from None
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{tool} did not answer in {SCHEDD_CHECK_TIMEOUT:g} s: the "
+                           "schedd cannot be reached from this job") from None
+    if result.returncode != 0:
+        lines = [line.strip() for line in (result.stderr + result.stdout).splitlines()]
+        last = next((line for line in reversed(lines) if line), f"exit {result.returncode}")
+        raise RuntimeError(f"this job cannot use HTCondor's schedd ({tool}: {last}); "
+                           "see docs/dask.md, 'What the site must provide'")
 
 
 def worker_template(config: SiteConfig, site: DaskSettings, name: str, log_dir: Path,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 import requests
+from fake_condor import fake_tool
 from lifecycle.jupyter_harness import jupyter_server
 
 from jobwrapper.config import parse_config
@@ -14,7 +15,9 @@ from jobwrapper.dask import cluster
 @pytest.mark.processes
 def test_the_dashboard_is_served_through_the_servers_proxy(tmp_path, monkeypatch):
     monkeypatch.setenv("JOBWRAPPER_PRIVATE_DIR", str(tmp_path / "private"))
-    config = parse_config('[dask]\njobwrapper = "/usr/bin/true"\n', "site.toml")
+    fake_tool(tmp_path / "bin", "condor_q")
+    config = parse_config(f'[dask]\njobwrapper = "/usr/bin/true"\n'
+                          f'condor_bin = "{tmp_path}/bin"\n', "site.toml")
     workers = cluster(0, config=config)
     try:
         port = workers.scheduler.http_server.port

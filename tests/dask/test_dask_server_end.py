@@ -4,10 +4,10 @@ Dask worker jobs that its kernels left (inserver/lifecycle.py -> dask/workers.py
 from __future__ import annotations
 
 import signal
-import sys
 from pathlib import Path
 
 import pytest
+from fake_condor import fake_tool
 from lifecycle.jupyter_harness import jupyter_server
 from polling import wait_for
 
@@ -17,12 +17,8 @@ from jobwrapper.dask import workers
 @pytest.mark.processes
 def test_sigterm_to_the_server_removes_the_worker_jobs_left(tmp_path):
     bin_dir, private = tmp_path / "condor", tmp_path / "private"
-    bin_dir.mkdir()
-    calls = tmp_path / "condor_rm.calls"
-    (bin_dir / "condor_rm").write_text(
-        f"#!{sys.executable}\nimport sys\n"
-        f"open({str(calls)!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n")
-    (bin_dir / "condor_rm").chmod(0o755)
+    fake_tool(bin_dir, "condor_rm")
+    calls = bin_dir / "condor_rm.calls"
     state = workers.state_dir({"JOBWRAPPER_PRIVATE_DIR": str(private)})
     workers.record_submitted(state, "41.0", "dask-a")  # its kernel was killed
     workers.record_submitted(state, "42.0", "dask-a")

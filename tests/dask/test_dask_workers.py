@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from fake_condor import fake_tool
 
 from jobwrapper.config import parse_config
 from jobwrapper.dask import workers
@@ -62,7 +63,9 @@ def test_more_workers_than_the_site_allows_is_one_line(tmp_path, monkeypatch):
     from jobwrapper.dask import cluster
 
     monkeypatch.setenv("JOBWRAPPER_PRIVATE_DIR", str(tmp_path))
-    config = parse_config('[dask]\njobwrapper = "/j"\nmax_workers = 2\n', "site.toml")
+    fake_tool(tmp_path / "bin", "condor_q")
+    config = parse_config(f'[dask]\njobwrapper = "/j"\nmax_workers = 2\n'
+                          f'condor_bin = "{tmp_path}/bin"\n', "site.toml")
     with pytest.raises(ValueError, match=r"^3 workers asked for; the site allows 2 \(dask"):
         cluster(3, config=config)
     workers_of_two = cluster(0, config=config)
@@ -78,15 +81,42 @@ def test_tls_is_the_default_and_can_be_turned_off(tmp_path, monkeypatch):
     from jobwrapper.dask import cluster
 
     monkeypatch.setenv("JOBWRAPPER_PRIVATE_DIR", str(tmp_path))
+    fake_tool(tmp_path / "bin", "condor_q")
     for tls, scheme in ((True, "tls://"), (False, "tcp://")):
-        config = parse_config(f'[dask]\njobwrapper = "/j"\ntls = {str(tls).lower()}\n',
-                              "site.toml")
+        config = parse_config(f'[dask]\njobwrapper = "/j"\ntls = {str(tls).lower()}\n'
+                              f'condor_bin = "{tmp_path}/bin"\n', "site.toml")
         workers_ = cluster(0, config=config)
         try:
             assert workers_.scheduler_address.startswith(scheme)
             assert ("--tls-key worker.key" in workers_.job_script()) is tls
         finally:
             workers_.close()
+
+
+def test_a_job_that_cannot_reach_the_schedd_is_one_line_before_any_scheduler(tmp_path):
+    from jobwrapper.dask import cluster
+
+    fake_tool(tmp_path, "condor_q", exit_code=1, stderr=(
+        "\n-- Failed to fetch ads from: <127.0.0.1:9618?alias=vm> : vm\n"
+        "AUTHENTICATE:1003:Failed to authenticate with any method\n"
+        "AUTHENTICATE:1004:Failed to authenticate using FS\n"))
+    config = parse_config(f'[dask]\njobwrapper = "/j"\ncondor_bin = "{tmp_path}"\n',
+                          "site.toml")
+    with pytest.raises(RuntimeError) as caught:
+        cluster(3, config=config)
+    assert str(caught.value) == (
+        f"this job cannot use HTCondor's schedd ({tmp_path}/condor_q: AUTHENTICATE:1004:"
+        "Failed to authenticate using FS); see docs/dask.md, 'What the site must provide'")
+
+
+def test_missing_condor_tools_are_one_line(tmp_path):
+    from jobwrapper.dask import cluster
+
+    config = parse_config(f'[dask]\njobwrapper = "/j"\ncondor_bin = "{tmp_path}"\n',
+                          "site.toml")
+    with pytest.raises(RuntimeError, match=r"condor_q: No such file or directory; HTCondor's "
+                       r"tools are needed in the notebook job \(dask.condor_bin"):
+        cluster(1, config=config)
 
 
 def test_the_registry_lists_jobs_submitted_and_not_removed(tmp_path):
@@ -103,19 +133,8 @@ def test_the_state_dir_is_in_the_private_dir_and_0700(tmp_path):
     assert path == tmp_path / "dask" and stat.S_IMODE(path.stat().st_mode) == 0o700
 
 
-def fake_condor_rm(directory: Path) -> Path:
-    """A condor_rm that notes its arguments and fails as HTCondor's does for gone jobs."""
-    tool = directory / "condor_rm"
-    calls = str(directory / "calls")
-    tool.write_text(f"#!{sys.executable}\nimport sys\n"
-                    f"open({calls!r}, 'a').write(' '.join(sys.argv[1:]) + '\\n')\n"
-                    "sys.exit(1)\n")
-    tool.chmod(0o755)
-    return tool
-
-
 def test_the_servers_end_removes_every_worker_left_in_one_condor_rm(tmp_path):
-    fake_condor_rm(tmp_path)
+    fake_tool(tmp_path, "condor_rm", exit_code=1)  # as HTCondor's when some are gone
     env = {"JOBWRAPPER_PRIVATE_DIR": str(tmp_path / "private")}
     state = workers.state_dir(env)
     for job_id in ("12.0", "13.0", "14.0"):
@@ -123,7 +142,7 @@ def test_the_servers_end_removes_every_worker_left_in_one_condor_rm(tmp_path):
     workers.record_removed(state, "12.0")
     line = workers.remove_left_workers(str(tmp_path), env)
     assert line == "removed the Dask worker jobs left: 13.0 14.0"
-    assert (tmp_path / "calls").read_text() == "13.0 14.0\n"  # exit 1 (some gone) is fine
+    assert (tmp_path / "condor_rm.calls").read_text() == "13.0 14.0\n"
     assert workers.open_jobs(state) == []
     assert workers.remove_left_workers(str(tmp_path), env) == "no Dask worker jobs left"
 
