@@ -9,6 +9,7 @@ kernels of one server can write it at the same time without a lock.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import tempfile
 from collections.abc import Mapping
@@ -17,6 +18,8 @@ from typing import Optional
 
 REGISTRY_NAME = "workers"
 REMOVE_TIMEOUT = 10.0  # seconds for one condor_rm of every worker left
+# condor_rm's answers for jobs that need no removal (HTCondor 25.0.13)
+_GONE = re.compile(r"Job \d+\.\d+ (not found|already marked for removal)\Z")
 
 
 def state_dir(environ: Optional[Mapping[str, str]] = None) -> Path:
@@ -85,13 +88,17 @@ def remove_left_workers(condor_bin: str = "",
         return "no Dask worker jobs left"
     try:
         # Exit 1 when some are gone already (workers end by themselves too): expected.
-        result = subprocess.run([condor_tool(condor_bin, "condor_rm"), *jobs],
+        result = subprocess.run([condor_tool(condor_bin, "condor_rm"), *jobs], text=True,
                                 capture_output=True, timeout=REMOVE_TIMEOUT, check=False)
     except (OSError, subprocess.TimeoutExpired) as error:
         return f"could not remove the Dask worker jobs {' '.join(jobs)}: {error}"
     if result.returncode not in (0, 1):
         return (f"could not remove the Dask worker jobs {' '.join(jobs)}: condor_rm ended "
                 f"with {result.returncode}")
+    problems = [line.strip() for line in result.stderr.splitlines()
+                if line.strip() and not _GONE.match(line.strip())]
+    if result.returncode == 1 and problems:  # not only jobs that are gone: say why
+        return f"could not remove the Dask worker jobs {' '.join(jobs)}: {problems[0]}"
     for job_id in jobs:
         record_removed(directory, job_id)
     return f"removed the Dask worker jobs left: {' '.join(jobs)}"

@@ -134,7 +134,8 @@ def test_the_state_dir_is_in_the_private_dir_and_0700(tmp_path):
 
 
 def test_the_servers_end_removes_every_worker_left_in_one_condor_rm(tmp_path):
-    fake_tool(tmp_path, "condor_rm", exit_code=1)  # as HTCondor's when some are gone
+    fake_tool(tmp_path, "condor_rm", exit_code=1,  # as HTCondor's when all were gone
+              stderr="\nJob 13.0 not found\nJob 14.0 not found\n")
     env = {"JOBWRAPPER_PRIVATE_DIR": str(tmp_path / "private")}
     state = workers.state_dir(env)
     for job_id in ("12.0", "13.0", "14.0"):
@@ -150,6 +151,18 @@ def test_the_servers_end_removes_every_worker_left_in_one_condor_rm(tmp_path):
 def test_outside_a_jobwrapper_job_nothing_is_removed(tmp_path):
     assert workers.remove_left_workers(str(tmp_path), {}) == \
         "no Dask workers: not in a jobwrapper job"
+
+
+def test_a_condor_rm_that_cannot_authenticate_says_why_and_keeps_the_jobs(tmp_path):
+    fake_tool(tmp_path, "condor_rm", exit_code=1, stderr=(
+        "AUTHENTICATE:1003:Failed to authenticate with any method\n"
+        "AUTHENTICATE:1004:Failed to authenticate using FS\nNo result found for job 12.0\n"))
+    env = {"JOBWRAPPER_PRIVATE_DIR": str(tmp_path / "private")}
+    workers.record_submitted(workers.state_dir(env), "12.0", "dask-a")
+    assert workers.remove_left_workers(str(tmp_path), env) == (
+        "could not remove the Dask worker jobs 12.0: "
+        "AUTHENTICATE:1003:Failed to authenticate with any method")
+    assert workers.open_jobs(workers.state_dir(env)) == ["12.0"]
 
 
 def test_a_missing_condor_rm_is_one_line(tmp_path):
