@@ -8,6 +8,7 @@ through the same entry, so the wiring is tested everywhere.
 
 from __future__ import annotations
 
+import os
 import shutil
 import stat
 from pathlib import Path
@@ -223,3 +224,45 @@ def test_jupyter_vscode_proxys_tcp_entry_is_hidden_and_guarded(tmp_path: Path) -
         assert marked_processes(server.mark) == [server.process.pid], "nothing started"
         assert tcp_listeners(marked_processes(server.mark)) == tcp_listeners(
             [server.process.pid])
+
+
+def connect_as_nobody(path: Path) -> str:
+    """Try to connect to the unix socket ``path`` as the user nobody: the errno's name, or
+    "connected"."""
+    import subprocess
+
+    code = ("import errno, socket, sys\n"
+            "s = socket.socket(socket.AF_UNIX)\n"
+            "try:\n    s.connect(sys.argv[1]); print('connected')\n"
+            "except OSError as e:\n    print(errno.errorcode[e.errno])\n")
+    return subprocess.run(["/usr/bin/python3", "-I", "-c", code, str(path)], user="nobody",
+                          capture_output=True, text=True, check=True, timeout=30).stdout.strip()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to try as another user")
+def test_another_user_cannot_connect_to_the_socket() -> None:
+    """Each layer alone keeps other users of the node out: the 0700 dir, and the 0600
+    socket; with both opened, the same user nobody does connect (so the path is
+    reachable and the refusals are the two modes')."""
+    import tempfile
+
+    base = Path(tempfile.mkdtemp(prefix="vscode-test-", dir="/tmp"))  # parents: /tmp
+    base.chmod(0o755)
+    try:
+        with jupyter_server(base, f'[code_server]\npath = "{STANDIN}"\n') as server:
+            assert server.api("GET", "code-server/").status_code == 200
+            socket = Path(option(argv(code_server_processes(server.mark)[0]), "--socket"))
+            directory = socket.parent
+            assert str(directory).startswith(str(base))
+            # Its parent, the runtime dir, is 0700 too (in a job: PRIVATE/runtime); opened
+            # here so that only jobwrapper's two modes are tested.
+            directory.parent.chmod(0o711)
+            assert connect_as_nobody(socket) == "EACCES"  # as jobwrapper made them
+            directory.chmod(0o755)
+            assert connect_as_nobody(socket) == "EACCES"  # the socket's 0600 alone
+            socket.chmod(0o666)
+            assert connect_as_nobody(socket) == "connected"  # both opened
+            directory.chmod(0o700)
+            assert connect_as_nobody(socket) == "EACCES"  # the dir's 0700 alone
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
