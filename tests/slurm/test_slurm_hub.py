@@ -118,10 +118,15 @@ def test_a_notebook_in_chromium_runs_its_kernel_through_the_step(running, tmp_pa
             page.fill("#username_input", ALICE)
             page.fill("#password_input", "any")  # the tests' DummyAuthenticator
             page.click("#login_submit")
-            page.goto(f"{hub.url}/user/{ALICE}/lab")
+            page.goto(f"{hub.url}/user/{ALICE}/lab?reset")  # not an earlier run's tabs
             page.locator(".jp-Launcher:visible .jp-LauncherCard[data-category='Notebook']"
                          ).first.click(timeout=60_000)
-            page.locator("#jp-main-statusbar", has_text="| Idle").wait_for(timeout=60_000)
+            idle = page.locator("#jp-main-statusbar", has_text="| Idle")
+            dialog = page.locator(".jp-Dialog:visible .jp-mod-accept")
+            idle.or_(dialog).first.wait_for(timeout=60_000)
+            if dialog.count():  # "Select Kernel": the environment's kernel is preselected
+                dialog.first.click()
+            idle.wait_for(timeout=60_000)
             page.locator(".jp-NotebookPanel:visible .jp-Cell .cm-content").first.click()
             page.keyboard.insert_text("import os; print('job', os.environ['SLURM_JOB_ID'], "
                                       "os.environ['OMP_NUM_THREADS'])")
@@ -130,6 +135,9 @@ def test_a_notebook_in_chromium_runs_its_kernel_through_the_step(running, tmp_pa
                                   has_text="job ")
             output.first.wait_for(timeout=60_000)
             assert output.first.inner_text().strip() == f"job {job_id} 1"
+        except Exception:
+            page.screenshot(path="/tmp/jw-slurm-browser.png")
+            raise
         finally:
             browser.close()
 
