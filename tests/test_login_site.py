@@ -284,3 +284,13 @@ def test_jobwrapper_run_gives_the_command_the_data_dir_and_tz(tmp_path):
     result = subprocess.run([JOBWRAPPER, "run", "--", "sh", "-c", 'echo "$DATA $TZ"'],
                             env=environ, capture_output=True, text=True, check=True)
     assert result.stdout == f"{tmp_path}/data/alice Etc/UTC\n"
+
+
+def test_doctor_shows_a_missing_data_dir_as_one_row(tmp_path):
+    from jobwrapper.notebook.doctor import run_checks
+
+    context = context_for(tmp_path, data_config(f"{tmp_path}/data/{{user}}"))
+    rows = [row for row in run_checks(context) if row.name == "login settings"]
+    assert [(row.status, row.detail) for row in rows] == [
+        ("SKIP", f"data directory {tmp_path}/data/alice does not exist (login.data_dir_pattern);"
+                 " DATA is not set")]

@@ -261,6 +261,8 @@ def run_checks(context: JobContext, gpu_probe: Optional[GpuProbe] = None) -> lis
     rows += check_packages()
     rows.append(check_threads(context, setup))
     rows.append(check_gpus(context, gpu_probe))
+    # [login]'s notes (a data dir that does not exist, a TZ left as it was): one row each
+    rows += [Check("login settings", SKIP, note) for note in setup.notes]
     return rows
 
 
