@@ -9,6 +9,7 @@ the server's end removes what a killed kernel left (jobwrapper/dask/workers.py).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -82,6 +83,13 @@ class JobwrapperCluster(HTCondorCluster):
     def adapt(self, *args: Any, maximum_jobs: Optional[int] = None, **kwargs: Any) -> Any:
         limit = min(maximum_jobs or self.max_workers, self.max_workers)
         return super().adapt(*args, maximum_jobs=limit, **kwargs)
+
+    async def _close(self) -> None:
+        await super()._close()
+        tls = self._job_kwargs["template"].tls
+        for path in tls.paths() if tls is not None else ():  # no worker will start now
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
 def cluster(workers: int = 0, *, cores: Optional[int] = None, memory_mb: Optional[int] = None,

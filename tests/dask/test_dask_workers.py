@@ -89,8 +89,11 @@ def test_tls_is_the_default_and_can_be_turned_off(tmp_path, monkeypatch):
         try:
             assert workers_.scheduler_address.startswith(scheme)
             assert ("--tls-key worker.key" in workers_.job_script()) is tls
+            keys = list(tmp_path.glob("dask/dask-*/worker.key"))
+            assert len(keys) == int(tls)
         finally:
             workers_.close()
+        assert not any(key.exists() for key in keys)  # closed: no worker will need it
 
 
 def test_a_job_that_cannot_reach_the_schedd_is_one_line_before_any_scheduler(tmp_path):
