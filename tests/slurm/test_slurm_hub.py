@@ -4,6 +4,7 @@ the secrets channel seen from another user, a hub restart, and the stop."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -179,3 +180,30 @@ def test_stopping_cancels_the_job_and_leaves_no_step(running):
     job_id = hub.state(ALICE)["job_id"]
     hub.stop_server(ALICE)
     assert slurm.run("squeue", "-h", "-j", job_id, "-o", "%T").stdout.strip() == ""
+
+
+def test_a_pending_spawn_says_slurms_reason_and_starts_when_the_node_is_free(slurm_hub):
+    hub, slurm = slurm_hub
+    hub.ensure_stopped(ALICE)
+    blocker = slurm.sbatch("--cpus-per-task=4", "--mem=512", "--wrap", "sleep 300",
+                           user=BOB, cwd=slurm.workdir(BOB, "blocker"))
+    slurm.wait_state(blocker, "RUNNING")
+    reply = hub.api("POST", f"/users/{ALICE}/server", json={})
+    assert reply.status_code in (201, 202), reply.text
+    said, ready = [], False
+    with hub.api("GET", f"/users/{ALICE}/server/progress", stream=True,
+                 timeout=120) as stream:
+        for line in stream.iter_lines(decode_unicode=True):
+            if not line.startswith("data:"):
+                continue
+            event = json.loads(line[5:])
+            said.append(event.get("message", ""))
+            if "waits:" in said[-1]:
+                slurm.run("scancel", str(blocker))
+            if event.get("ready") or event.get("failed"):
+                ready = bool(event.get("ready"))
+                break
+    assert any(message.endswith("waits: no node has the resources free now.")
+               for message in said), said
+    assert ready, said
+    hub.stop_server(ALICE)
