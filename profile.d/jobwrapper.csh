@@ -1,4 +1,4 @@
-# jobwrapper: the HTCondor job's environment and login message, for tcsh and csh
+# jobwrapper: the batch job's environment and login message, for tcsh and csh
 # login shells. Install as /etc/profile.d/jobwrapper.csh (RHEL-family images read
 # it from /etc/csh.cshrc) or /etc/csh/login.d/jobwrapper.csh (Debian's
 # /etc/csh.login); docs/profile.d.md has the details.
@@ -13,34 +13,47 @@
 # to sourced files in an interactive tcsh; the cache escapes `!` for the default
 # histchars, so a user's own histchars is set aside while it is sourced.
 
+# The job: an HTCondor job (its scratch dir), else a Slurm job (its id). In a Slurm
+# job the cache is not looked for (it is in a dir named by uid, in a /tmp shared by
+# jobs): the first login of each shell tree runs jobwrapper env, about 0.1 s.
+set _jobwrapper_job = ""
+set _jobwrapper_cache = ""
 if ( $?_CONDOR_SCRATCH_DIR && $?_CONDOR_JOB_AD ) then
  if ( "$_CONDOR_SCRATCH_DIR:q" != "" && "$_CONDOR_JOB_AD:q" != "" ) then
+  set _jobwrapper_job = "$_CONDOR_SCRATCH_DIR:q"
+  set _jobwrapper_cache = "$_CONDOR_SCRATCH_DIR:q/.jobwrapper/env.csh"
+ endif
+endif
+if ( "$_jobwrapper_job:q" == "" && $?SLURM_JOB_ID ) then
+ if ( "$SLURM_JOB_ID:q" != "" ) set _jobwrapper_job = "slurm-$SLURM_JOB_ID:q"
+endif
+if ( "$_jobwrapper_job:q" != "" ) then
   if ( $?histchars ) then
     set _jobwrapper_histchars = "$histchars:q"
     unset histchars
   endif
   set _jobwrapper_load = 1
   if ( $?JOBWRAPPER_LOGIN_ENV ) then
-    if ( "$JOBWRAPPER_LOGIN_ENV:q" == "$_CONDOR_SCRATCH_DIR:q" ) set _jobwrapper_load = 0
+    if ( "$JOBWRAPPER_LOGIN_ENV:q" == "$_jobwrapper_job:q" ) set _jobwrapper_load = 0
   endif
   if ( $_jobwrapper_load ) then
-    if ( -r "$_CONDOR_SCRATCH_DIR:q/.jobwrapper/env.csh" ) then
-      source "$_CONDOR_SCRATCH_DIR:q/.jobwrapper/env.csh"
-      setenv JOBWRAPPER_LOGIN_ENV "$_CONDOR_SCRATCH_DIR:q"
+    if ( "$_jobwrapper_cache:q" != "" && -r "$_jobwrapper_cache:q" ) then
+      source "$_jobwrapper_cache:q"
+      setenv JOBWRAPPER_LOGIN_ENV "$_jobwrapper_job:q"
     else if ( -X jobwrapper ) then
       # First login of this job: compute and cache (warnings go to stderr).
       eval "`jobwrapper env --shell csh`"
-      if ( $?JOBWRAPPER_PRIVATE_DIR ) setenv JOBWRAPPER_LOGIN_ENV "$_CONDOR_SCRATCH_DIR:q"
+      if ( $?JOBWRAPPER_PRIVATE_DIR ) setenv JOBWRAPPER_LOGIN_ENV "$_jobwrapper_job:q"
     endif
   endif
   if ( $?prompt && $?JOBWRAPPER_PRIVATE_DIR ) then
     set _jobwrapper_show = 1
     if ( $?JOBWRAPPER_LOGIN_MESSAGE ) then
-      if ( "$JOBWRAPPER_LOGIN_MESSAGE:q" == "$_CONDOR_SCRATCH_DIR:q" ) set _jobwrapper_show = 0
+      if ( "$JOBWRAPPER_LOGIN_MESSAGE:q" == "$_jobwrapper_job:q" ) set _jobwrapper_show = 0
     endif
     if ( $_jobwrapper_show && -r "$JOBWRAPPER_PRIVATE_DIR:q/message.csh" ) then
       source "$JOBWRAPPER_PRIVATE_DIR:q/message.csh"
-      setenv JOBWRAPPER_LOGIN_MESSAGE "$_CONDOR_SCRATCH_DIR:q"
+      setenv JOBWRAPPER_LOGIN_MESSAGE "$_jobwrapper_job:q"
     endif
   endif
   if ( $?prompt && $?JOBWRAPPER_CONTAINER ) then
@@ -82,5 +95,5 @@ if ( $?_CONDOR_SCRATCH_DIR && $?_CONDOR_JOB_AD ) then
   endif
   unset _jobwrapper_histchars _jobwrapper_load _jobwrapper_show _jobwrapper_rc _jobwrapper_dir
   unset _jobwrapper_safe
- endif
 endif
+unset _jobwrapper_job _jobwrapper_cache

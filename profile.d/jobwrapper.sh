@@ -1,4 +1,4 @@
-# jobwrapper: the HTCondor job's environment and login message, for sh-family
+# jobwrapper: the batch job's environment and login message, for sh-family
 # login shells (bash, dash, zsh). Install as /etc/profile.d/jobwrapper.sh in the
 # container image; docs/profile.d.md says how, and what zsh needs.
 #
@@ -13,21 +13,39 @@
 # (login.rc_pattern), the first login that finds the user's file runs one `stat`.
 #
 # Markers (exported, so nested shells skip the work): JOBWRAPPER_LOGIN_ENV and
-# JOBWRAPPER_LOGIN_MESSAGE hold the scratch dir of the job they were done for.
+# JOBWRAPPER_LOGIN_MESSAGE hold the scratch dir (Slurm: slurm-JOBID) of the job they
+# were done for.
 
+# The job: an HTCondor job (its scratch dir), else a Slurm job (its id; the cache is in
+# the private dir jobwrapper makes per user and job in the node's temp dir, used only
+# when that dir and the file are the user's own: /tmp is shared). A site whose
+# [slurm] temp_variables differ only misses the cache: jobwrapper env then runs once.
+_jobwrapper_job=
 if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
-  if [ "${JOBWRAPPER_LOGIN_ENV-}" != "$_CONDOR_SCRATCH_DIR" ]; then
-    _jobwrapper_cache="$_CONDOR_SCRATCH_DIR/.jobwrapper/env.sh"
+  _jobwrapper_job=$_CONDOR_SCRATCH_DIR
+  _jobwrapper_cache="$_CONDOR_SCRATCH_DIR/.jobwrapper/env.sh"
+elif [ -n "${SLURM_JOB_ID-}" ]; then
+  _jobwrapper_job=slurm-$SLURM_JOB_ID
+  # jobwrapper-UID-JOBID: a glob, as dash has no $UID; only the user's own dir counts.
+  _jobwrapper_cache=/nonexistent
+  for _jobwrapper_dir in "${SLURM_TMPDIR:-${TMPDIR:-/tmp}}"/jobwrapper-*-"$SLURM_JOB_ID"; do
+    if [ -O "$_jobwrapper_dir" ] && [ -O "$_jobwrapper_dir/env.sh" ]; then
+      _jobwrapper_cache="$_jobwrapper_dir/env.sh"
+    fi
+  done
+fi
+if [ -n "$_jobwrapper_job" ]; then
+  if [ "${JOBWRAPPER_LOGIN_ENV-}" != "$_jobwrapper_job" ]; then
     if [ -r "$_jobwrapper_cache" ]; then
       . "$_jobwrapper_cache"
-      JOBWRAPPER_LOGIN_ENV=$_CONDOR_SCRATCH_DIR
+      JOBWRAPPER_LOGIN_ENV=$_jobwrapper_job
       export JOBWRAPPER_LOGIN_ENV
     elif command -v jobwrapper >/dev/null 2>&1; then
       # First login of this job: compute and cache (warnings go to stderr).
       _jobwrapper_env=$(jobwrapper env --shell sh) || _jobwrapper_env=
       if [ -n "$_jobwrapper_env" ]; then
         eval "$_jobwrapper_env"
-        JOBWRAPPER_LOGIN_ENV=$_CONDOR_SCRATCH_DIR
+        JOBWRAPPER_LOGIN_ENV=$_jobwrapper_job
         export JOBWRAPPER_LOGIN_ENV
       fi
     fi
@@ -36,10 +54,10 @@ if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
     *i*)
       # message.sh is one printf builtin (faster than a read loop over message.txt).
       _jobwrapper_message="${JOBWRAPPER_PRIVATE_DIR-}/message.sh"
-      if [ "${JOBWRAPPER_LOGIN_MESSAGE-}" != "$_CONDOR_SCRATCH_DIR" ] \
+      if [ "${JOBWRAPPER_LOGIN_MESSAGE-}" != "$_jobwrapper_job" ] \
           && [ -n "${JOBWRAPPER_PRIVATE_DIR-}" ] && [ -r "$_jobwrapper_message" ]; then
         . "$_jobwrapper_message"
-        JOBWRAPPER_LOGIN_MESSAGE=$_CONDOR_SCRATCH_DIR
+        JOBWRAPPER_LOGIN_MESSAGE=$_jobwrapper_job
         export JOBWRAPPER_LOGIN_MESSAGE
       fi
       # The label is already a plain name (context.py); checked again here because
@@ -118,7 +136,7 @@ if [ -n "${_CONDOR_SCRATCH_DIR-}" ] && [ -n "${_CONDOR_JOB_AD-}" ]; then
       fi
       ;;
   esac
-  unset _jobwrapper_cache _jobwrapper_env _jobwrapper_message _jobwrapper_label \
+  unset _jobwrapper_job _jobwrapper_cache _jobwrapper_env _jobwrapper_message _jobwrapper_label \
     _jobwrapper_rc _jobwrapper_dir _jobwrapper_modes _jobwrapper_safe _jobwrapper_nl \
     _jobwrapper_stamp _jobwrapper_checked
 fi

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -39,6 +40,13 @@ DEFAULT_PORTS = {6817, 6818, 6819}
 RUNUSER = shutil.which("runuser") or "/usr/sbin/runuser"
 CLIENTS = ("sbatch", "srun", "squeue", "scancel", "scontrol", "sinfo")
 DAEMONS = ("slurmctld", "slurmd", "munged")
+
+
+# The epilog docs/slurm.md recommends: jobwrapper's private dir of the ended job goes
+# (Slurm removes nothing in a /tmp shared by jobs).
+EPILOG = """#!/bin/sh
+rm -rf -- "/tmp/jobwrapper-${SLURM_JOB_UID}-${SLURM_JOB_ID}"
+"""
 
 
 class ClusterError(RuntimeError):
@@ -371,9 +379,16 @@ def start_cluster(directory: Path, extra: Optional[dict[str, str]] = None,
     _write_munge_key(directory / "munge-key" / "munge.key")
     node = node_name()
     ctld_port, slurmd_port = free_ports(2)
+    epilog = directory / "epilog"
+    epilog.write_text(EPILOG)
+    epilog.chmod(0o755)
+    # Job ids from a random start: ids of an earlier cluster's jobs (their private dirs
+    # in /tmp, if no epilog removed them) never come back.
+    defaults = {"FirstJobId": str(secrets.randbelow(8_000_000) + 1_000_000),
+                "Epilog": str(epilog)}
     cluster = Cluster(directory, node, ctld_port, slurmd_port,
                       bin_dir=Path(_which("sbatch") or "/usr/bin").parent,
-                      extra=dict(extra or {}))
+                      extra={**defaults, **(extra or {})})
     cluster.conf.write_text(render_conf(directory, ctld_port, slurmd_port, node,
                                         cluster.extra))
     cluster.conf.chmod(0o644)

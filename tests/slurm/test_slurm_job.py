@@ -69,3 +69,42 @@ def test_outside_slurm_nothing_pretends_to_be_a_job():
     done = subprocess.run([JOBWRAPPER, "info"], capture_output=True, text=True,
                           env=environ, timeout=60, check=False)
     assert done.stdout.startswith("No HTCondor or Slurm job found")
+
+
+def test_profile_d_sets_the_environment_and_the_next_login_takes_the_cache(slurm):
+    script = Path(__file__).resolve().parents[2] / "profile.d" / "jobwrapper.sh"
+    bin_dir = str(Path(JOBWRAPPER).parent)
+    # First login: jobwrapper on PATH computes and caches. Second login: a clean shell
+    # without jobwrapper on PATH still gets the variables, from the cache.
+    first = f"env PATH={bin_dir}:/usr/bin:/bin sh -c '. {script}; echo first $OMP_NUM_THREADS'"
+    second = (f"env -u JOBWRAPPER_LOGIN_ENV -u OMP_NUM_THREADS PATH=/usr/bin:/bin "
+              f"sh -c '. {script}; echo second $OMP_NUM_THREADS $JOBWRAPPER_LOGIN_ENV "
+              "$SLURM_JOB_ID'")
+    output = run_in_job(slurm, "--cpus-per-task=2", "--mem=512",
+                        command=f"{first}; {second}")
+    first_line, second_line = output.splitlines()[-2:]
+    job_id = second_line.split()[-1]
+    assert (first_line, second_line) == ("first 2", f"second 2 slurm-{job_id} {job_id}")
+
+
+def test_profile_d_for_tcsh_sets_the_environment_in_a_slurm_job(slurm):
+    script = Path(__file__).resolve().parents[2] / "profile.d" / "jobwrapper.csh"
+    bin_dir = str(Path(JOBWRAPPER).parent)
+    command = (f"env PATH={bin_dir}:/usr/bin:/bin tcsh -f -c "
+               f"'source {script}; echo tcsh $OMP_NUM_THREADS $JOBWRAPPER_LOGIN_ENV'")
+    output = run_in_job(slurm, "--cpus-per-task=2", "--mem=512", command=command)
+    assert output.split()[:3][:2] == ["tcsh", "2"]
+    assert output.split()[2].startswith("slurm-")
+
+
+def test_the_recommended_epilog_removes_the_private_dir_of_the_ended_job(slurm):
+    import pwd
+
+    from polling import wait_for
+
+    output = run_in_job(slurm, "--mem=512",
+                        command=f"{JOBWRAPPER} run -- sh -c 'echo $JOBWRAPPER_PRIVATE_DIR'")
+    private = Path(output.split()[-1])
+    uid = pwd.getpwnam(ALICE).pw_uid
+    assert private.name.startswith(f"jobwrapper-{uid}-")
+    wait_for(lambda: not private.exists(), 30, f"the epilog to remove {private}")
