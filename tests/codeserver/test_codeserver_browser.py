@@ -28,7 +28,8 @@ def test_browser_shows_vscode_with_the_notebook_dir(tmp_path: Path) -> None:
     screenshot = tmp_path / "vscode.png"
     # VS Code's terminal starts $SHELL; sh reads no rc file, which on shared test
     # machines may be slow (pyenv's rehash waits for a lock) before the prompt appears.
-    shell = {"SHELL": "/bin/sh"}
+    (tmp_path / "home").mkdir()  # code-server's heartbeat and logs: not in the tester's
+    shell = {"SHELL": "/bin/sh", "HOME": str(tmp_path / "home")}
     with jupyter_server(tmp_path, extra_env=shell) as server, sync_playwright() as playwright:
         (server.root / "hello_from_the_job.py").write_text("print('hello')\n")
         browser = playwright.chromium.launch_persistent_context(
@@ -49,7 +50,16 @@ def test_browser_shows_vscode_with_the_notebook_dir(tmp_path: Path) -> None:
             # (Ctrl+` is lost while the workbench still loads its keybindings: again.)
             terminal = page.locator(".terminal .xterm-helper-textarea").first  # hidden
             deadline = time.monotonic() + 90
+            trust = page.get_by_role("button", name="Yes, I trust the authors")
+
+            def answer_trust() -> None:
+                """VS Code's workspace trust question (modal, it takes the keys) comes a
+                moment after the page, with a fresh user-data dir: every job's first."""
+                if trust.count() and trust.first.is_visible():
+                    trust.first.click()
+
             while terminal.count() == 0 and time.monotonic() < deadline:
+                answer_trust()
                 page.keyboard.press("Control+Backquote")
                 with contextlib.suppress(PlaywrightTimeout):
                     terminal.wait_for(state="attached", timeout=5_000)
@@ -61,6 +71,7 @@ def test_browser_shows_vscode_with_the_notebook_dir(tmp_path: Path) -> None:
 
             deadline = time.monotonic() + 90
             while not ran() and time.monotonic() < deadline:
+                answer_trust()
                 terminal.focus()
                 page.keyboard.type(f"echo typed > {proof}\n")
                 typed = time.monotonic()

@@ -25,6 +25,14 @@ needs_code_server = pytest.mark.skipif(
     CODE_SERVER is None, reason="code-server is not installed (scripts/setup, docs/vscode.md)")
 
 
+def own_home(tmp_path: Path) -> dict[str, str]:
+    """A HOME of the test's own: code-server keeps its heartbeat and logs in
+    ~/.local/share/code-server, which is not the tester's business."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return {"HOME": str(home)}
+
+
 def code_server_processes(mark: str) -> list[int]:
     """The marked processes started with jobwrapper's code-server argv."""
     return [pid for pid in marked_processes(mark) if "--socket" in argv(pid)]
@@ -95,7 +103,7 @@ def test_vscode_is_served_from_a_unix_socket_in_a_private_dir(tmp_path: Path) ->
 def test_without_login_the_proxy_refuses(tmp_path: Path) -> None:
     import requests
 
-    with jupyter_server(tmp_path) as server:
+    with jupyter_server(tmp_path, extra_env=own_home(tmp_path)) as server:
         answer = requests.get(server.url + "code-server/", timeout=30, allow_redirects=False)
         assert answer.status_code in (302, 403), answer.status_code
         assert "/login" in answer.headers.get("Location", "/login")
@@ -149,7 +157,7 @@ def test_editor_websocket_comes_through_and_checks_the_origin(tmp_path: Path) ->
 
     import websocket
 
-    with jupyter_server(tmp_path) as server:
+    with jupyter_server(tmp_path, extra_env=own_home(tmp_path)) as server:
         page = open_vscode(server)
         commit = re.search(r"stable-([0-9a-f]{40})", page.text).group(1)
 
@@ -174,7 +182,8 @@ def test_editor_websocket_comes_through_and_checks_the_origin(tmp_path: Path) ->
 def test_sigterm_ends_code_server_and_its_helpers(tmp_path: Path) -> None:
     import signal
 
-    with jupyter_server(tmp_path, "[shutdown]\ngrace_seconds = 3\n") as server:
+    config = "[shutdown]\ngrace_seconds = 3\n"
+    with jupyter_server(tmp_path, config, extra_env=own_home(tmp_path)) as server:
         assert open_vscode(server).status_code == 200
         assert code_server_processes(server.mark)
         server.process.send_signal(signal.SIGTERM)
