@@ -63,7 +63,8 @@ def test_info_prints_the_message_of_the_real_notebook_job(job):
 def test_info_outside_htcondor_says_no_job_found(tmp_path):
     result = run_cli(["info"], base_environ(tmp_path))
     assert result.returncode == 0
-    assert result.stdout.startswith("No HTCondor or Slurm job found (neither _CONDOR_JOB_AD nor SLURM_JOB_ID is set)")
+    assert result.stdout.startswith(
+        "No HTCondor or Slurm job found (neither _CONDOR_JOB_AD nor SLURM_JOB_ID is set)")
 
 
 def test_info_and_plan_have_no_side_effects(job, tmp_path):

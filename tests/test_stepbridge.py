@@ -14,7 +14,6 @@ import threading
 from pathlib import Path
 
 import pytest
-
 from polling import wait_for
 
 BRIDGE = str(Path(__file__).resolve().parents[1] / "jobwrapper" / "stepbridge.py")

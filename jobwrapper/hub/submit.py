@@ -126,7 +126,9 @@ def submit_path(path: str, what: str = "path") -> str:
     return path
 
 
-def _int_option(options: Mapping[str, Any], key: str, minimum: int) -> int | None:
+def int_option(options: Mapping[str, Any], key: str, minimum: int) -> int | None:
+    """options[key] as an int >= minimum, None if absent; SubmitValueError otherwise
+    (also the Slurm batch script's, hub/slurm/script.py)."""
     value = options.get(key)
     if value is None:
         return None
@@ -135,7 +137,8 @@ def _int_option(options: Mapping[str, Any], key: str, minimum: int) -> int | Non
     return value
 
 
-def _word_option(options: Mapping[str, Any], key: str) -> str | None:
+def word_option(options: Mapping[str, Any], key: str) -> str | None:
+    """options[key] as a safe name, None if absent or empty; SubmitValueError otherwise."""
     value = options.get(key)
     if value is None or value == "":
         return None
@@ -170,16 +173,16 @@ def default_submit_lines(options: Mapping[str, Any]) -> list[str]:
     if unknown:
         raise SubmitValueError(f"unknown option(s) {', '.join(unknown)}; known: {OPTION_KEYS}")
     lines: list[str] = []
-    cpus = _int_option(options, "cpus", 1)
+    cpus = int_option(options, "cpus", 1)
     if cpus is not None:
         lines.append(f"request_cpus = {cpus}")
-    memory = _int_option(options, "memory_mb", 1)
+    memory = int_option(options, "memory_mb", 1)
     if memory is not None:
         lines.append(f"request_memory = {memory}")
-    gpus = _int_option(options, "gpus", 0)
+    gpus = int_option(options, "gpus", 0)
     if gpus:
         lines.append(f"request_gpus = {gpus}")
-    runtime = _int_option(options, "runtime_limit", 1)
+    runtime = int_option(options, "runtime_limit", 1)
     if runtime is not None:
         lines.append(f"+MaxRuntime = {runtime}")
         lines.append(
@@ -190,7 +193,7 @@ def default_submit_lines(options: Mapping[str, Any]) -> list[str]:
         ("environment", "+JupyterEnvironment"),
         ("cephfs_io", "+CephFS_IO"),
     ):
-        word = _word_option(options, key)
+        word = word_option(options, key)
         if word is not None:
             lines.append(f"{attribute} = {classad_string(word, key)}")
     return lines

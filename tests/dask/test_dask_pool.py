@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from localpool.helpers import ALICE, RUNUSER, Pool, create_pool, destroy_pool
 from polling import wait_for
+from testusers import ensure_users
 
 from jobwrapper.localpool.records import queued_jobs
 
@@ -29,11 +30,7 @@ pytestmark = [pytest.mark.processes,
 def dask_pool():
     """A pool with room for three 1-core workers, and a submit dir, private dir and site
     config of the test user (the workers' environment is this venv)."""
-    try:
-        pwd.getpwnam(ALICE)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", ALICE],
-                       check=False, capture_output=True)
+    ensure_users(ALICE)
     account = pwd.getpwnam(ALICE)
     pool = create_pool(slot_cpus=4, slot_memory=8192)
     user_dir, private = pool.root / "alice", pool.root / "alice" / "private"

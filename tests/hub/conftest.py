@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testusers import ensure_users
 
 from .harness import ALICE, BOB, VENV_BIN, Hub, local_pool, serving
 
@@ -22,13 +21,7 @@ def hub_users() -> tuple[str, str]:
     for tool in ("sudo", str(VENV_BIN / "configurable-http-proxy")):
         if not shutil.which(tool):
             pytest.skip(f"{tool} is missing; run scripts/setup")
-    for name in (ALICE, BOB):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            subprocess.run(
-                ["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name], check=True
-            )
+    ensure_users(ALICE, BOB)
     return ALICE, BOB
 
 

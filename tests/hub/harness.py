@@ -13,7 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -193,18 +193,22 @@ class Hub:
         assert reply.status_code == 201, reply.text
         return reply.json()["token"]
 
-    def spawn(self, name: str, options: dict | None = None) -> list[str]:
-        """Start the server and follow its progress; the messages, in order."""
+    def spawn(self, name: str, options: dict | None = None,
+              on_message: Callable[[str], None] | None = None) -> list[str]:
+        """Start the server and follow its progress; the messages, in order
+        (`on_message` is called with each as it comes)."""
         reply = self.api("POST", f"/users/{name}/server", json=options or {})
         assert reply.status_code in (201, 202), reply.text
         messages: list[str] = []
         with self.api("GET", f"/users/{name}/server/progress", stream=True,
-                      timeout=90) as stream:
+                      timeout=120) as stream:
             for line in stream.iter_lines(decode_unicode=True):
                 if not line.startswith("data:"):
                     continue
                 event = json.loads(line[5:])
                 messages.append(event.get("message", "") or "")
+                if on_message is not None:
+                    on_message(messages[-1])
                 if event.get("ready") or event.get("failed"):
                     break
         return messages
@@ -329,6 +333,14 @@ def run_as(user: str | None, *argv: str) -> subprocess.CompletedProcess:
     prefix = ["runuser", "-u", user, "--"] if user else []
     return subprocess.run([*prefix, *argv], capture_output=True, text=True, timeout=30,
                           check=False)
+
+
+def jobwrapper_for(user: str) -> str:
+    """JWHUB_REAL_JOBWRAPPER, else this venv's jobwrapper if `user` can run it; "" if not."""
+    candidate = os.environ.get("JWHUB_REAL_JOBWRAPPER") or str(VENV_BIN / "jobwrapper")
+    probe = subprocess.run(["runuser", "-u", user, "--", candidate, "--version"],
+                           capture_output=True, timeout=60, check=False)
+    return candidate if probe.returncode == 0 else ""
 
 
 def home(user: str) -> Path:

@@ -6,7 +6,6 @@ test user (e.g. a venv under /root); the other hub tests use the stand-in."""
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from .harness import (
     files_containing,
     home,
     isolate_jobs,
+    jobwrapper_for,
     new_hub,
     server_token,
     wait_for,
@@ -33,18 +33,9 @@ from listeners import descendants, tcp_listeners
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 
-def jobwrapper_for_test_users() -> str:
-    """JWHUB_REAL_JOBWRAPPER, else this venv's jobwrapper if a test user can run it."""
-    candidate = os.environ.get("JWHUB_REAL_JOBWRAPPER") or str(
-        Path(sys.executable).parent / "jobwrapper")
-    probe = subprocess.run(["runuser", "-u", ALICE, "--", candidate, "--version"],
-                           capture_output=True, timeout=60, check=False)
-    return candidate if probe.returncode == 0 else ""
-
-
 @pytest.fixture(scope="module", params=["tcp", "socket"])
 def real_hub(request, hub_pool, hub_users):
-    real = jobwrapper_for_test_users()
+    real = jobwrapper_for(ALICE)
     if not real:
         pytest.skip("no jobwrapper the test users can run: set JWHUB_REAL_JOBWRAPPER")
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import os
-import pwd
-import subprocess
 from pathlib import Path
 from typing import Callable
 
 import pytest
+from testusers import ensure_users
 
 from .helpers import ALICE, BOB, Pool, create_pool, destroy_pool
 
@@ -39,16 +38,7 @@ def users() -> tuple[str, str]:
     """Two local test users (created if missing); the tests that need them need root."""
     if os.getuid() != 0:
         pytest.skip("needs root to create test users and run jobs as them")
-    for name in (ALICE, BOB):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            # Another test session may create the same user at the same time: check after.
-            subprocess.run(
-                ["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name],
-                check=False, capture_output=True,
-            )
-            pwd.getpwnam(name)
+    ensure_users(ALICE, BOB)
     return ALICE, BOB
 
 

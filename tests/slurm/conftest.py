@@ -4,19 +4,15 @@ one private cluster for the session (tests/slurm/cluster.py)."""
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from testusers import ALICE, BOB, ensure_users
 
 from .cluster import Cluster, missing_binaries, start_cluster
-
-ALICE = "jwtest-alice"
-BOB = "jwtest-bob"
 
 
 @pytest.fixture(scope="session")
@@ -24,16 +20,7 @@ def slurm_users() -> tuple[str, str]:
     """jwtest-alice and jwtest-bob (created if missing, as the other tests do)."""
     if os.getuid() != 0:
         pytest.skip("the Slurm tests run slurmctld and slurmd as root and jobs as test users")
-    for name in (ALICE, BOB):
-        try:
-            pwd.getpwnam(name)
-        except KeyError:
-            # Another test session may create the same user at the same time: check after.
-            subprocess.run(
-                ["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name],
-                check=False, capture_output=True,
-            )
-            pwd.getpwnam(name)
+    ensure_users(ALICE, BOB)
     return ALICE, BOB
 
 

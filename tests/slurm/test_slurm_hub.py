@@ -4,10 +4,8 @@ the secrets channel seen from another user, a hub restart, and the stop."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -17,7 +15,7 @@ from polling import wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "hub"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from harness import SLURM_CONFIG, home, new_hub
+from harness import SLURM_CONFIG, home, jobwrapper_for, new_hub
 
 from .conftest import ALICE, BOB
 
@@ -44,14 +42,6 @@ def server_token(user: str) -> str:
             if item.startswith(b"JUPYTERHUB_API_TOKEN="):
                 return item.split(b"=", 1)[1].decode()
     return ""
-
-
-def jobwrapper_for(user: str) -> str:
-    candidate = os.environ.get("JWHUB_REAL_JOBWRAPPER") or str(
-        Path(sys.executable).parent / "jobwrapper")
-    probe = subprocess.run(["runuser", "-u", user, "--", candidate, "--version"],
-                           capture_output=True, timeout=60, check=False)
-    return candidate if probe.returncode == 0 else ""
 
 
 @pytest.fixture(scope="module", params=["tcp", "socket"])
@@ -188,22 +178,13 @@ def test_a_pending_spawn_says_slurms_reason_and_starts_when_the_node_is_free(slu
     blocker = slurm.sbatch("--cpus-per-task=4", "--mem=512", "--wrap", "sleep 300",
                            user=BOB, cwd=slurm.workdir(BOB, "blocker"))
     slurm.wait_state(blocker, "RUNNING")
-    reply = hub.api("POST", f"/users/{ALICE}/server", json={})
-    assert reply.status_code in (201, 202), reply.text
-    said, ready = [], False
-    with hub.api("GET", f"/users/{ALICE}/server/progress", stream=True,
-                 timeout=120) as stream:
-        for line in stream.iter_lines(decode_unicode=True):
-            if not line.startswith("data:"):
-                continue
-            event = json.loads(line[5:])
-            said.append(event.get("message", ""))
-            if "waits:" in said[-1]:
-                slurm.run("scancel", str(blocker))
-            if event.get("ready") or event.get("failed"):
-                ready = bool(event.get("ready"))
-                break
+
+    def free_the_node_once_told(message: str) -> None:
+        if "waits:" in message:
+            slurm.run("scancel", str(blocker))
+
+    said = hub.spawn(ALICE, on_message=free_the_node_once_told)
     assert any(message.endswith("waits: no node has the resources free now.")
                for message in said), said
-    assert ready, said
+    assert hub.server(ALICE) is not None, said
     hub.stop_server(ALICE)

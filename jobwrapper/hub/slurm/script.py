@@ -16,7 +16,7 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobwrapper.hub.submit import SubmitValueError
+from jobwrapper.hub.submit import SubmitValueError, int_option, word_option
 from jobwrapper.protocol import SAFE_NAME
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -31,25 +31,6 @@ CONTAINER_VARIABLE = "JOBWRAPPER_CONTAINER"
 ENVIRONMENT_VARIABLE = "JOBWRAPPER_ENVIRONMENT"
 
 
-def _int(options: Mapping[str, Any], key: str, minimum: int) -> int | None:
-    value = options.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise SubmitValueError(f"option {key} must be an integer >= {minimum}, not {value!r}")
-    return value
-
-
-def _word(options: Mapping[str, Any], key: str) -> str | None:
-    value = options.get(key)
-    if value is None or value == "":
-        return None
-    if not isinstance(value, str) or not SAFE_NAME.match(value):
-        raise SubmitValueError(
-            f"option {key} must be a short name of letters, digits and ._+-, not {value!r}")
-    return value
-
-
 def default_sbatch_options(options: Mapping[str, Any]) -> tuple[list[str], dict[str, str]]:
     """The form's options as (sbatch directives, job variables).
 
@@ -61,22 +42,22 @@ def default_sbatch_options(options: Mapping[str, Any]) -> tuple[list[str], dict[
     if unknown:
         raise SubmitValueError(f"unknown option(s) {', '.join(unknown)}; known: {OPTION_KEYS}")
     lines: list[str] = []
-    cpus = _int(options, "cpus", 1)
+    cpus = int_option(options, "cpus", 1)
     if cpus is not None:
         lines.append(f"--cpus-per-task={cpus}")
-    memory = _int(options, "memory_mb", 1)
+    memory = int_option(options, "memory_mb", 1)
     if memory is not None:
         lines.append(f"--mem={memory}M")
-    gpus = _int(options, "gpus", 0)
+    gpus = int_option(options, "gpus", 0)
     if gpus:
         lines.append(f"--gres=gpu:{gpus}")
-    runtime = _int(options, "runtime_limit", 1)
+    runtime = int_option(options, "runtime_limit", 1)
     if runtime is not None:
         lines.append(f"--time={math.ceil(runtime / 60)}")
     variables = {}
     for key, variable in (("container_os", CONTAINER_VARIABLE),
                           ("environment", ENVIRONMENT_VARIABLE)):
-        word = _word(options, key)
+        word = word_option(options, key)
         if word is not None:
             variables[variable] = word
     return lines, variables
