@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,8 +16,11 @@ from jobwrapper.notebook.doctor import check_code_server
 
 
 @pytest.fixture
-def job_env(tmp_path: Path) -> dict[str, str]:
-    """A fake code-server on PATH, the job's 0700 runtime and private dirs."""
+def job_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """A fake code-server on PATH, the job's 0700 runtime and private dirs (and the
+    socket dir's fallback, TMPDIR, in the test's tmp dir too)."""
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     fake = bin_dir / "code-server"

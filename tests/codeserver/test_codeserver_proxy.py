@@ -12,6 +12,7 @@ import os
 import shutil
 import stat
 from pathlib import Path
+from typing import Optional
 
 import pytest
 from desktop_checks import argv, tcp_listeners
@@ -25,12 +26,16 @@ needs_code_server = pytest.mark.skipif(
     CODE_SERVER is None, reason="code-server is not installed (scripts/setup, docs/vscode.md)")
 
 
-def own_home(tmp_path: Path) -> dict[str, str]:
-    """A HOME of the test's own: code-server keeps its heartbeat and logs in
-    ~/.local/share/code-server, which is not the tester's business."""
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return {"HOME": str(home)}
+def vscode_server(tmp_path: Path, site_config: str = "",
+                  extra_env: Optional[dict[str, str]] = None):
+    """``jupyter_server`` with a HOME and a TMPDIR of the test's own: code-server keeps
+    its heartbeat and logs in ~/.local/share/code-server, and VS Code's socket dir falls
+    back to TMPDIR when the runtime dir's path is too long for a socket."""
+    for name in ("home", "tmp"):
+        (tmp_path / name).mkdir(exist_ok=True)
+    env = {"HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp"),
+           **(extra_env or {})}
+    return jupyter_server(tmp_path, site_config, extra_env=env)
 
 
 def code_server_processes(mark: str) -> list[int]:
@@ -80,7 +85,7 @@ def test_vscode_is_served_from_a_unix_socket_in_a_private_dir(tmp_path: Path) ->
     private.mkdir(mode=0o700)
     env = {"HOME": str(home), "JOBWRAPPER_PRIVATE_DIR": str(private),
            "XDG_CACHE_HOME": str(private / "cache")}
-    with jupyter_server(tmp_path, extra_env=env) as server:
+    with vscode_server(tmp_path, extra_env=env) as server:
         assert launcher(server)["launcher_entry"]["enabled"] is True
         page = open_vscode(server)
         assert page.status_code == 200, page.text[:500]
@@ -103,7 +108,7 @@ def test_vscode_is_served_from_a_unix_socket_in_a_private_dir(tmp_path: Path) ->
 def test_without_login_the_proxy_refuses(tmp_path: Path) -> None:
     import requests
 
-    with jupyter_server(tmp_path, extra_env=own_home(tmp_path)) as server:
+    with vscode_server(tmp_path) as server:
         answer = requests.get(server.url + "code-server/", timeout=30, allow_redirects=False)
         assert answer.status_code in (302, 403), answer.status_code
         assert "/login" in answer.headers.get("Location", "/login")
@@ -112,7 +117,7 @@ def test_without_login_the_proxy_refuses(tmp_path: Path) -> None:
 
 def test_standin_is_reached_through_the_proxy_on_its_socket(tmp_path: Path) -> None:
     config = f'[code_server]\npath = "{STANDIN}"\nextra_args = ["--locale=de"]\n'
-    with jupyter_server(tmp_path, config) as server:
+    with vscode_server(tmp_path, config) as server:
         assert launcher(server)["launcher_entry"]["enabled"] is True
         answer = server.api("GET", "code-server/some/path?x=1")
         assert answer.status_code == 200, answer.text[:500]
@@ -127,7 +132,7 @@ def test_not_installed_is_not_offered_and_says_why(tmp_path: Path) -> None:
     no_code_server = {"PATH": f"{VENV_BIN}:/usr/bin:/bin"}
     if shutil.which("code-server", path=no_code_server["PATH"]):
         no_code_server["PATH"] = f"{VENV_BIN}:/nonexistent"
-    with jupyter_server(tmp_path, extra_env=no_code_server) as server:
+    with vscode_server(tmp_path, extra_env=no_code_server) as server:
         assert launcher(server)["launcher_entry"]["enabled"] is False
         answer = server.api("GET", "code-server/")
         assert answer.status_code == 503
@@ -141,7 +146,7 @@ def test_not_installed_is_not_offered_and_says_why(tmp_path: Path) -> None:
 
 def test_turned_off_in_the_site_config_is_not_offered(tmp_path: Path) -> None:
     config = f'[code_server]\nenabled = false\npath = "{STANDIN}"\n'
-    with jupyter_server(tmp_path, config) as server:
+    with vscode_server(tmp_path, config) as server:
         assert launcher(server)["launcher_entry"]["enabled"] is False
         answer = server.api("GET", "code-server/")
         assert answer.status_code == 503 and "code_server.enabled" in answer.text
@@ -157,7 +162,7 @@ def test_editor_websocket_comes_through_and_checks_the_origin(tmp_path: Path) ->
 
     import websocket
 
-    with jupyter_server(tmp_path, extra_env=own_home(tmp_path)) as server:
+    with vscode_server(tmp_path) as server:
         page = open_vscode(server)
         commit = re.search(r"stable-([0-9a-f]{40})", page.text).group(1)
 
@@ -183,7 +188,7 @@ def test_sigterm_ends_code_server_and_its_helpers(tmp_path: Path) -> None:
     import signal
 
     config = "[shutdown]\ngrace_seconds = 3\n"
-    with jupyter_server(tmp_path, config, extra_env=own_home(tmp_path)) as server:
+    with vscode_server(tmp_path, config) as server:
         assert open_vscode(server).status_code == 200
         assert code_server_processes(server.mark)
         server.process.send_signal(signal.SIGTERM)
@@ -222,7 +227,7 @@ def test_jupyter_vscode_proxys_tcp_entry_is_hidden_and_guarded(tmp_path: Path) -
          "print(sorted(e.name for e in entry_points(group='jupyter_serverproxy_servers')))"],
         env={"PYTHONPATH": str(site)}, capture_output=True, text=True, check=True).stdout
     assert "'vscode'" in seen, "the stand-in is an entry point jupyter-server-proxy would read"
-    with jupyter_server(tmp_path, f'[code_server]\npath = "{STANDIN}"\n', extra_env=env) as server:
+    with vscode_server(tmp_path, f'[code_server]\npath = "{STANDIN}"\n', extra_env=env) as server:
         servers = server.api("GET", "server-proxy/servers-info").json()["server_processes"]
         names = {entry["name"] for entry in servers}
         assert "vscode" not in names and "code-server" in names
