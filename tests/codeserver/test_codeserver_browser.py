@@ -28,8 +28,10 @@ def test_browser_shows_vscode_with_the_notebook_dir(tmp_path: Path) -> None:
     screenshot = tmp_path / "vscode.png"
     # VS Code's terminal starts $SHELL; sh reads no rc file, which on shared test
     # machines may be slow (pyenv's rehash waits for a lock) before the prompt appears.
-    (tmp_path / "home").mkdir()  # code-server's heartbeat and logs: not in the tester's
-    shell = {"SHELL": "/bin/sh", "HOME": str(tmp_path / "home")}
+    # code-server's heartbeat and logs, and its socket dir's fallback: in the test's dir.
+    for name in ("home", "tmp"):
+        (tmp_path / name).mkdir()
+    shell = {"SHELL": "/bin/sh", "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path / "tmp")}
     with jupyter_server(tmp_path, extra_env=shell) as server, sync_playwright() as playwright:
         (server.root / "hello_from_the_job.py").write_text("print('hello')\n")
         browser = playwright.chromium.launch_persistent_context(
