@@ -24,8 +24,14 @@ import pytest
 import requests
 from listeners import tcp_listen_addresses
 
-from .harness import ALICE, command_lines_containing, new_hub, process_gone, run_as
-from .test_hub_real_job import jobwrapper_for_test_users
+from .harness import (
+    ALICE,
+    command_lines_containing,
+    jobwrapper_for,
+    new_hub,
+    process_gone,
+    run_as,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
@@ -33,7 +39,7 @@ pytestmark = [pytest.mark.e2e, pytest.mark.root]
 
 @pytest.fixture(scope="module")
 def direct_hub(hub_pool, hub_users):
-    real = jobwrapper_for_test_users()
+    real = jobwrapper_for(ALICE)
     if not real:
         pytest.skip("no jobwrapper the test users can run: set JWHUB_REAL_JOBWRAPPER")
     from jobwrapper.localpool.admin import init_pool
