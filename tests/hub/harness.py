@@ -123,7 +123,8 @@ class Hub:
     state_dir: Path
     settings: dict[str, Any]
     process: subprocess.Popen | None = None
-    template: str = CONFIG  # the hub config, filled with the settings (Slurm: SLURM_CONFIG)
+    template: str = ""  # the hub config to fill with the settings: CONFIG (read at start,
+    # so that a test may patch it), or another one (SLURM_CONFIG)
     log_files: list[Path] = dataclasses.field(default_factory=list)
 
     @property
@@ -136,7 +137,8 @@ class Hub:
 
     def start(self) -> None:
         config = self.state_dir / "jupyterhub_config.py"
-        config.write_text(self.template.format(settings=json.dumps(self.settings)))
+        template = self.template or CONFIG
+        config.write_text(template.format(settings=json.dumps(self.settings)))
         log = self.state_dir / f"hub-{len(self.log_files)}.log"
         self.log_files.append(log)
         env = {
