@@ -10,7 +10,12 @@ import stat
 import pytest
 
 from jobwrapper.hub.jobcontrol import BatchCommandError
-from jobwrapper.hub.slurm.queue import parse_squeue_lines, query_runner, wait_sentence
+from jobwrapper.hub.slurm.queue import (
+    gone_sentence,
+    parse_squeue_lines,
+    query_runner,
+    wait_sentence,
+)
 
 LOG = logging.getLogger("test")
 
@@ -62,3 +67,17 @@ def test_other_failures_reach_the_caller(tmp_path):
 ])
 def test_the_pending_reason_in_words(status, sentence):
     assert wait_sentence("7", status) == sentence
+
+
+@pytest.mark.parametrize(("state", "sentence"), [
+    ("OUT_OF_MEMORY", "it used more memory than it asked for (OUT_OF_MEMORY)"),
+    ("TIMEOUT", "it reached its time limit (TIMEOUT)"),
+    ("", "it left the queue (it ended, was cancelled, or reached its time limit)"),
+])
+def test_an_ended_jobs_state_in_words(state, sentence):
+    assert gone_sentence(state) == sentence
+
+
+def test_an_ended_job_is_shown_by_squeue_states_all_and_parsed_like_the_others():
+    assert parse_squeue_lines("101|OUT_OF_MEMORY|node7|OutOfMemory\n") == {
+        "101": "OUT_OF_MEMORY node7"}

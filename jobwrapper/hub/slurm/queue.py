@@ -22,7 +22,11 @@ from typing import Any
 from jobwrapper.hub.connection.tunnel import CommandTemplateError, format_command
 from jobwrapper.hub.jobcontrol import BatchCommandError, run_command
 
-QUERY = "squeue -h -o %i|%T|%N|%r -j {job_ids}"
+QUERY = "squeue -h --states=all -o %i|%T|%N|%r -j {job_ids}"
+# States of a job that has ended: squeue --states=all shows them until slurmctld forgets
+# the job (MinJobAge, 300 s by default); for the hub the job is no longer in the queue.
+FINAL_STATES = frozenset({"BOOT_FAIL", "CANCELLED", "COMPLETED", "DEADLINE", "FAILED",
+                          "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED", "REVOKED", "TIMEOUT"})
 INVALID_ID = "Invalid job id specified"
 _LINE = re.compile(r"^(\d+(?:_\d+)?)\|([A-Z_]+)\|([^|]*)\|(.*)$")
 
@@ -97,13 +101,20 @@ def wait_sentence(job_id: str, status: str) -> str:
 
 
 def gone_sentence(state: str) -> str:
-    """What a final state means (the job has left the queue or is leaving it)."""
-    return {
-        "COMPLETING": "it is ending",
+    """What a final state means, with Slurm's name for it ("" when Slurm had forgotten
+    the job already)."""
+    said = {
+        "COMPLETED": "it ended (the server exited: File > Shut Down in JupyterLab, or an "
+                     "error)",
         "CANCELLED": "it was cancelled",
         "TIMEOUT": "it reached its time limit",
-        "FAILED": "it failed",
+        "FAILED": "it failed (the server exited with an error)",
         "OUT_OF_MEMORY": "it used more memory than it asked for",
         "NODE_FAIL": "its node failed",
-        "PREEMPTED": "it was preempted",
-    }.get(state, "it left the queue (it ended, was cancelled, or reached its time limit)")
+        "PREEMPTED": "it was preempted by another job",
+        "BOOT_FAIL": "its node did not boot",
+        "DEADLINE": "it reached its deadline",
+    }.get(state)
+    if said is None:
+        return "it left the queue (it ended, was cancelled, or reached its time limit)"
+    return f"{said} ({state})"

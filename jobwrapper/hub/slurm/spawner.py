@@ -122,6 +122,10 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
             queue.query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
             self.batch_query_min_interval, parse=queue.parse_squeue_lines))
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._final_states: dict[str, str] = {}
+
     @property
     def job_dir(self) -> str:
         return hub_secrets.job_dir_for(self.name, JOB_DIRS_ROOT)
@@ -169,8 +173,18 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
     async def merge_jupyter(self) -> str:
         return ""
 
+    async def query_queue(self) -> str:
+        """The job's status text; "" once it has ended, whose final state (squeue
+        --states=all: TIMEOUT, OUT_OF_MEMORY, ...) is kept for the message."""
+        text = await super().query_queue()
+        state = text.split(" ")[0] if text else ""
+        if state in queue.FINAL_STATES:
+            self._final_states[self.job_id] = state
+            return ""
+        return text
+
     def job_gone_message(self, when: str, hold_reason: str = "") -> str:
-        state = self.job_status.split(" ")[0] if self.job_status else ""
+        state = getattr(self, "_final_states", {}).get(self.job_id, "")
         return (f"Your notebook job {self.job_id} stopped {when}: "
                 f"{queue.gone_sentence(state)}. Its output is in ~/{self.job_dir}/ "
                 "(job.out, job.err).")
