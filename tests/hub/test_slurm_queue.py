@@ -81,3 +81,15 @@ def test_an_ended_jobs_state_in_words(state, sentence):
 def test_an_ended_job_is_shown_by_squeue_states_all_and_parsed_like_the_others():
     assert parse_squeue_lines("101|OUT_OF_MEMORY|node7|OutOfMemory\n") == {
         "101": "OUT_OF_MEMORY node7"}
+
+
+def test_sinfo_nodes_become_slots_with_what_is_free_now():
+    from jobwrapper.hub.slurm.queue import parse_sinfo
+
+    output = ("node1   mix     2/2/0/4    8000   6000   gpu:a100:4(S:0-1)   gpu:a100:1(IDX:0)\n"
+              "node2   drain*  0/8/0/8    16000  0      (null)   gpu:0\n"
+              "node1   mix     2/2/0/4    8000   6000   gpu:a100:4(S:0-1)   gpu:a100:1(IDX:0)\n")
+    one, two = parse_sinfo(output)
+    assert (one.name, one.cpus, one.memory, one.gpus, one.total_cpus, one.total_gpus) == (
+        "node1", 2, 2000, 3, 4, 4)
+    assert (two.name, two.free, two.total_cpus, two.total_memory) == ("node2", False, 8, 16000)

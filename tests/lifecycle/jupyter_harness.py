@@ -10,9 +10,11 @@ import contextlib
 import json
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass
@@ -170,9 +172,11 @@ def jupyter_server(
 ) -> Iterator[RunningServer]:
     """Start ``app`` on 127.0.0.1 with our extensions; kill its whole tree afterwards."""
     base = tmp_path / "server"
-    for name in ("root", "runtime", "config", "data", "xdg"):
+    for name in ("root", "runtime", "config", "data"):
         (base / name).mkdir(parents=True, exist_ok=True)
-    (base / "xdg").chmod(0o700)
+    # The runtime dir holds the desktop's and VS Code's sockets: short (pytest's tmp_path
+    # is too long for a socket path, and they would go to /tmp and stay), 0700, removed.
+    xdg = Path(tempfile.mkdtemp(prefix="jwx-", dir="/tmp"))
     (base / "config" / "jupyter_server_config.json").write_text(json.dumps(SERVER_CONFIG))
     token, mark = secrets.token_hex(16), uuid.uuid4().hex
     env = dict(os.environ)
@@ -183,7 +187,7 @@ def jupyter_server(
             "JUPYTER_CONFIG_DIR": str(base / "config"),
             "JUPYTER_DATA_DIR": str(base / "data"),
             "IPYTHONDIR": str(base / "ipython"),
-            "XDG_RUNTIME_DIR": str(base / "xdg"),
+            "XDG_RUNTIME_DIR": str(xdg),
             "JOBWRAPPER_CONFIG": str(write_site_config(base / "site.toml", site_config)),
             "JOBWRAPPER_TEST_MARK": mark,
             "PATH": f"{VENV_BIN}:{env.get('PATH', '/usr/bin:/bin')}",
@@ -216,6 +220,7 @@ def jupyter_server(
         yield server
     finally:
         leftovers = _kill_everything(process, mark)
+        shutil.rmtree(xdg, ignore_errors=True)
         if leftovers and sys.exc_info()[0] is None:
             raise AssertionError(f"processes survived the test's cleanup: {leftovers}")
 

@@ -78,7 +78,8 @@ def test_scancel_sends_sigterm_then_sigkill_after_killwait(slurm: Cluster) -> No
     # The script went on after SIGTERM (it trapped it) until SIGKILL ended it.
     after_term = names[names.index("TERM") + 1:]
     assert "tick" in after_term, lines
-    assert slurm.job_field(job, "JobState") == "CANCELLED"
+    # COMPLETING until the epilog has run on the node, then CANCELLED
+    assert slurm.wait_state(job, "CANCELLED", timeout=15) == "CANCELLED"
     assert "CANCELLED" in (workdir / f"slurm-{job}.out").read_text()
 
 

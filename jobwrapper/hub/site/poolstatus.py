@@ -128,8 +128,10 @@ class PoolStatus:
     """One `condor_status` at a time, answers kept for `max_age` seconds."""
 
     def __init__(self, run_status: StatusRunner, max_age: float = 30.0,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 parse: Callable[[str], tuple[Slot, ...]] = parse_status) -> None:
         self.run_status = run_status
+        self.parse = parse  # Slurm's sinfo: hub/slurm/queue.py parse_sinfo
         self.max_age = max_age
         self.clock = clock
         self.last: Optional[PoolFree] = None
@@ -156,7 +158,7 @@ class PoolStatus:
             self.failure = str(error)
             return self.last
         self.failure = ""
-        self.last = PoolFree(parse_status(output), self.clock())
+        self.last = PoolFree(self.parse(output), self.clock())
         return self.last
 
 

@@ -27,7 +27,14 @@ from traitlets import Float, HasTraits, Integer, Unicode
 
 from ..connection.tunnel import CommandTemplateError, format_command
 from ..jobcontrol import BatchCommandError, run_command
-from .poolstatus import DEFAULT_STATUS_CMD, PoolFree, PoolStatus, memory_text, shared_status
+from .poolstatus import (
+    DEFAULT_STATUS_CMD,
+    PoolFree,
+    PoolStatus,
+    memory_text,
+    parse_status,
+    shared_status,
+)
 
 _SUMMARY = re.compile(r"Of (\d+) slots? on (\d+) machines?")
 _COUNT = re.compile(r"^\s+(\d+) slots? (.+?)\s*$")
@@ -340,7 +347,9 @@ class WaitReasons(HasTraits):
             log.debug("Running %s", shlex.join(argv))
             return await run_command(argv, _hub_env(keep))
 
-        return shared_status(key, lambda: PoolStatus(run_status, self.pool_status_max_age))
+        parse = getattr(self, "parse_pool_status", parse_status)  # Slurm: parse_sinfo
+        return shared_status(key, lambda: PoolStatus(run_status, self.pool_status_max_age,
+                                                     parse=parse))
 
     async def pool_free(self: Any, timeout: float = 5.0) -> Optional[PoolFree]:
         """The pool's free resources, at most pool_status_max_age old; None if unknown."""

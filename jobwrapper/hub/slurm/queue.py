@@ -21,6 +21,7 @@ from typing import Any
 
 from jobwrapper.hub.connection.tunnel import CommandTemplateError, format_command
 from jobwrapper.hub.jobcontrol import BatchCommandError, run_command
+from jobwrapper.hub.site.poolstatus import Slot
 
 QUERY = "squeue -h --states=all -o %i|%T|%N|%r -j {job_ids}"
 # States of a job that has ended: squeue --states=all shows them until slurmctld forgets
@@ -82,6 +83,48 @@ def query_runner(prefix: str, template: str, keep: tuple[str, ...], log: Any
             raise
 
     return run_query
+
+
+# The nodes' free resources for the form (one cached sinfo for the hub, as condor_status
+# on HTCondor): each node is like a partitionable slot.
+SINFO = ("sinfo -h -N -O NodeHost:80,StateCompact:20,CPUsState:40,Memory:20,AllocMem:20,"
+         "Gres:80,GresUsed:80")
+_UNUSABLE = ("down", "drain", "drng", "fail", "maint", "boot", "futr", "inval", "npc",
+             "powered", "pow_dn", "unk")
+
+
+def _gpus(gres: str) -> int:
+    """The GPUs in a Gres field: "gpu:2", "gpu:a100:4(S:0-1)", "gpu:0(IDX:N/A)", "(null)"."""
+    total = 0
+    for item in gres.split(","):
+        parts = item.split("(")[0].split(":")
+        if parts[0] == "gpu" and parts[-1].isdigit():
+            total += int(parts[-1])
+    return total
+
+
+def parse_sinfo(output: str) -> tuple[Slot, ...]:
+    """SINFO's lines -> one Slot per node: what is free now, and its totals."""
+    nodes: dict[str, Slot] = {}
+    for line in output.splitlines():
+        words = line.split()
+        if len(words) < 5:
+            continue
+        name, state, cpus_state, memory, allocated = words[:5]
+        gres, gres_used = [*words[5:7], "", ""][:2]
+        counts = cpus_state.split("/")  # allocated/idle/other/total
+        if len(counts) != 4 or not all(c.isdigit() for c in counts) \
+                or not memory.isdigit() or not allocated.isdigit():
+            continue
+        usable = not state.rstrip("*~#!%$@^-").startswith(_UNUSABLE)
+        total_gpus = _gpus(gres)
+        nodes.setdefault(name, Slot(
+            name, "Partitionable", state,
+            cpus=int(counts[1]) if usable else 0,
+            memory=max(0, int(memory) - int(allocated)) if usable else 0,
+            gpus=max(0, total_gpus - _gpus(gres_used)) if usable else 0,
+            total_cpus=int(counts[3]), total_memory=int(memory), total_gpus=total_gpus))
+    return tuple(nodes.values())
 
 
 def pending_reason(status: str) -> str:

@@ -84,7 +84,13 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
     ).tag(config=True)
     wait_analysis_interval = Float(
         5.0, help="Seconds between two looks at a pending job's reason.").tag(config=True)
-    pool_status_cmd = Unicode("").tag(config=True)
+    pool_status_cmd = Unicode(
+        queue.SINFO,
+        help="""The hub's one query for the nodes' free resources (slurm/queue.py
+        parse_sinfo; cached pool_status_max_age seconds for the whole hub): the form
+        shows them. Add -p PARTITION for the notebooks' partition. Empty: not asked.""",
+    ).tag(config=True)
+    parse_pool_status = staticmethod(queue.parse_sinfo)
     batch_env_keep = List(
         Unicode(), ["PATH", "LANG", "LC_ALL", "SLURM_CONF"],
         help="Variables of the hub's environment the batch commands and the tunnel get.",
