@@ -71,8 +71,9 @@ def test_a_bad_value_is_one_warning_naming_the_variable_and_the_fallback_is_used
 def test_gpus_are_the_nodes_indices_from_slurm_job_gpus():
     environ = {**BATCH, "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_GPUS": "1,3",
                "CUDA_VISIBLE_DEVICES": "0,1"}
-    res = read(environ).resources
-    assert (res.gpus, res.gpu_ids) == (2, ("1", "3"))
+    context = read(environ)
+    assert (context.resources.gpus, context.resources.gpu_ids) == (2, ("1", "3"))
+    assert plan(context, 1000).env["JOBWRAPPER_GPU_IDS"] == "1,3"  # for the GPU panel
 
 
 def test_container_and_environment_come_from_the_configured_variables():

@@ -15,12 +15,11 @@ See docs/vscode.md.
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any, Optional
 
 from jobwrapper.config import SiteConfig, load_config
-from jobwrapper.inserver.desktop import desktop_dir
+from jobwrapper.inserver.desktop import desktop_dir, unavailable_entry
 from jobwrapper.notebook.codeserver import (
     CONFIG_NAME,
     CONFIG_TEXT,
@@ -43,14 +42,7 @@ def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None,
     reason = unavailable_reason(site, environ)
     executable = find_code_server(site, environ)
     if reason or executable is None:
-        # Never offered; should someone open /code-server/ anyway, the guard handler
-        # answers (and without it, this command prints one line instead of a traceback).
-        return {
-            "command": [sys.executable, "-c", f"import sys; sys.exit({reason!r})"],
-            "unix_socket": True,
-            "timeout": 5,
-            "launcher_entry": {"enabled": False, "title": title},
-        }
+        return unavailable_entry(reason, title)
     socket_dir = desktop_dir(environ, prefix="vscode-")  # new, mode 0700
     config = socket_dir / CONFIG_NAME
     config.write_text(CONFIG_TEXT)

@@ -142,20 +142,25 @@ def _shell_join(argv: list[str]) -> str:
     return " ".join(shlex.quote(word) for word in argv)
 
 
+def unavailable_entry(reason: Optional[str], title: str) -> dict[str, Any]:
+    """The entry of a service that cannot be offered (the desktop, VS Code): never in the
+    launcher; should someone open its URL anyway, the guard handler answers (and without
+    it, this command prints the reason in one line instead of a traceback)."""
+    return {
+        "command": [sys.executable, "-c", f"import sys; sys.exit({reason!r})"],
+        "unix_socket": True,
+        "timeout": 5,
+        "launcher_entry": {"enabled": False, "title": title},
+    }
+
+
 def proxy_entry(site: SiteConfig, environ: Optional[dict[str, str]] = None) -> dict[str, Any]:
     """The jupyter-server-proxy entry for the desktop (a dict of ServerProcess fields)."""
     xpra = find_xpra(environ)
     title = site.desktop.title
     reason = unavailable_reason(site, environ)
     if reason or xpra is None:
-        # Never offered; should someone open /desktop/ anyway, the guard handler answers
-        # (and without it, this command prints one line instead of a traceback).
-        return {
-            "command": [sys.executable, "-c", f"import sys; sys.exit({reason!r})"],
-            "unix_socket": True,
-            "timeout": 5,
-            "launcher_entry": {"enabled": False, "title": title},
-        }
+        return unavailable_entry(reason, title)
     directory = desktop_dir(environ)
     (directory / "xpra.conf").write_text(XPRA_CONF)
     return {

@@ -52,11 +52,14 @@ def load_nvml() -> Any:
 
 
 def assigned_ids(environ: Mapping[str, str]) -> tuple[str, ...]:
-    """The job's GPU ids, as the read stage takes them: HTCondor's AssignedGPUs (the
-    job's ``_CONDOR_AssignedGPUs``; job/context.py), in a Slurm job the node's indices
-    (``SLURM_JOB_GPUS``, ``SLURM_STEP_GPUS``; job/slurm.py), else
+    """The job's GPU ids as the read stage found them: ``JOBWRAPPER_GPU_IDS``, which
+    jobwrapper's plan sets (job/context.py, job/slurm.py; empty: none). A server not
+    started by jobwrapper: HTCondor's AssignedGPUs (the job's ``_CONDOR_AssignedGPUs``),
+    in a Slurm job the node's indices (``SLURM_JOB_GPUS``, ``SLURM_STEP_GPUS``), else
     ``CUDA_VISIBLE_DEVICES``; 10000 is none."""
-    text = environ.get("_CONDOR_AssignedGPUs")
+    text = environ.get("JOBWRAPPER_GPU_IDS")
+    if text is None:
+        text = environ.get("_CONDOR_AssignedGPUs")
     if text is None:
         text = environ.get("SLURM_JOB_GPUS") or environ.get("SLURM_STEP_GPUS") \
             or environ.get("CUDA_VISIBLE_DEVICES", "")

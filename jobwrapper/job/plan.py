@@ -153,6 +153,8 @@ def _job_identity(context: JobContext) -> dict[str, str]:
         env["JOBWRAPPER_RUNTIME_END"] = str(context.job_start + res.runtime_limit_s)
     if context.in_job:
         env.update(_gpu_visibility(context))
+        # the ids as read (AssignedGPUs, SLURM_JOB_GPUS, ...), for the server's GPU panel
+        env["JOBWRAPPER_GPU_IDS"] = ",".join(res.gpu_ids)
     fix_user = context.config.job.fix_user_name
     if context.in_job and fix_user and context.owner:
         env["USER"] = env["LOGNAME"] = context.owner

@@ -138,6 +138,9 @@ def test_samples_are_reused_for_a_second(monkeypatch) -> None:
     ({"SLURM_JOB_GPUS": "2,3", "CUDA_VISIBLE_DEVICES": "0,1"}, ("2", "3")),
     ({"_CONDOR_AssignedGPUs": "", "CUDA_VISIBLE_DEVICES": "0"}, ()),
     ({}, ()),
+    ({"JOBWRAPPER_GPU_IDS": "GPU-a1b2c3d4", "_CONDOR_AssignedGPUs": "GPU-b2c3d4e5"},
+     ("GPU-a1b2c3d4",)),  # what jobwrapper's read stage found wins
+    ({"JOBWRAPPER_GPU_IDS": "", "CUDA_VISIBLE_DEVICES": "0"}, ()),
 ])
 def test_the_assigned_ids_as_the_read_stage_takes_them(environ, ids) -> None:
     assert gpus.assigned_ids(environ) == ids
