@@ -9,13 +9,14 @@ ALICE = "jwtest-alice"
 BOB = "jwtest-bob"
 
 
-def ensure_users(*names: str) -> None:
-    """Create each user that is missing (home dir, no login shell). Another test session
-    may create the same user at the same time: the account is checked afterwards."""
+def ensure_users(*names: str, shell: str = "/usr/sbin/nologin") -> None:
+    """Create each user that is missing (home dir, by default no login shell). Another
+    test session may create the same user at the same time: the account is checked
+    afterwards."""
     for name in names:
         try:
             pwd.getpwnam(name)
         except KeyError:
-            subprocess.run(["useradd", "--create-home", "--shell", "/usr/sbin/nologin", name],
+            subprocess.run(["useradd", "--create-home", "--shell", shell, name],
                            check=False, capture_output=True)
             pwd.getpwnam(name)

@@ -19,7 +19,7 @@ from batchspawner import JobStatus
 from traitlets import Float, HasTraits, Unicode
 
 from .connection.tunnel import CommandTemplateError, format_command
-from .queuewatch import QueueWatcher, shared_watcher
+from .queuewatch import QueueWatcher, parse_status_lines, shared_watcher
 
 if TYPE_CHECKING:  # the class that hosts this part (hub/host.py)
     from .host import SpawnerHost
@@ -68,28 +68,44 @@ async def run_command(argv: list[str], env: dict[str, str], stdin: str | None = 
     return out.decode(errors="replace")
 
 
-def query_runner(prefix: str, template: str, keep: tuple[str, ...], log: Any
+def query_runner(prefix: str, template: str, keep: tuple[str, ...], log: Any,
+                 joiner: str | None = None, none_left: str = ""
                  ) -> Callable[[list[str]], Awaitable[str]]:
-    """The queue watcher's query: prefix + template, `{job_ids}` one word per id, run
-    with the hub's variables named in `keep`."""
+    """The queue watcher's query: prefix + template, run with the hub's variables named
+    in `keep`. `{job_ids}` is one word per id (condor_q), or with `joiner` one word of
+    the ids joined (squeue's `-j 1,2,3`). An error whose message holds `none_left`
+    means that none of the jobs is in the queue any more: the answer is empty."""
 
     async def run_query(job_ids: list[str]) -> str:
         try:
             argv = format_command(prefix, {})
-            words = format_command(template.replace("{job_ids}", "{{job_ids}}"), {})
+            if joiner is not None:
+                argv += format_command(template, {"job_ids": joiner.join(job_ids)})
+            else:
+                words = format_command(template.replace("{job_ids}", "{{job_ids}}"), {})
+                for word in words:
+                    argv.extend(job_ids if word == "{job_ids}" else [word])
         except CommandTemplateError as error:
             raise BatchCommandError("batch_query_all_cmd", None, str(error)) from None
-        for word in words:
-            argv.extend(job_ids if word == "{job_ids}" else [word])
         env = {name: os.environ[name] for name in keep if name in os.environ}
         log.debug("Running %s (for %d job(s))", shlex.join(argv), len(job_ids))
-        return await run_command(argv, env)
+        try:
+            return await run_command(argv, env)
+        except BatchCommandError as error:
+            if none_left and none_left in error.stderr:
+                return ""
+            raise
 
     return run_query
 
 
 class JobControl(HasTraits):
     """Batch commands of one spawner (mixed into JobwrapperSpawner)."""
+
+    # How batch_query_all_cmd's answer is read (Slurm's: hub/slurm/spawner.py)
+    queue_ids_joiner: str | None = None  # None: one word per id
+    queue_none_left = ""  # an error message that means "none of them is queued"
+    parse_queue = staticmethod(parse_status_lines)
 
     batch_query_all_cmd = Unicode(
         "condor_q {job_ids} -af:j JobStatus RemoteHost",
@@ -192,8 +208,9 @@ class JobControl(HasTraits):
         key = (self.batch_query_all_exec_prefix, self.batch_query_all_cmd,
                self.batch_query_min_interval, asyncio.get_running_loop())
         return shared_watcher(key, lambda: QueueWatcher(
-            query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
-            self.batch_query_min_interval))
+            query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log,
+                         self.queue_ids_joiner, self.queue_none_left),
+            self.batch_query_min_interval, parse=self.parse_queue))
 
     async def hold_reason(self: SpawnerHost) -> str:
         """HTCondor's HoldReason of the held job, one line; "" if it cannot be had."""

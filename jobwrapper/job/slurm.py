@@ -29,7 +29,15 @@ from typing import Optional
 
 from jobwrapper.config import SiteConfig
 from jobwrapper.job.classad import Ad
-from jobwrapper.job.context import HOST_SOURCE, LIMITS, HostLimits, JobContext, Resources
+from jobwrapper.job.context import (
+    HOST_SOURCE,
+    LIMITS,
+    HostLimits,
+    JobContext,
+    Resources,
+    _number_problem,
+    _short,
+)
 from jobwrapper.protocol import SAFE_NAME
 
 SQUEUE_TIMEOUT = 5.0  # s; a slurmctld that does not answer costs this once
@@ -76,15 +84,11 @@ class _Variables:
             self.warnings.append(f"{self.source}: {name} is not a whole number "
                                  f"({_short(text)!r}); it is ignored")
             return None
-        number = int(value)
-        if number == 0 and not allow_zero:
-            self.warnings.append(f"{self.source}: {name} must be positive; it is ignored")
+        problem = _number_problem(int(value), limit, allow_zero)  # as for an ad's number
+        if problem:
+            self.warnings.append(f"{self.source}: {name} {problem}; it is ignored")
             return None
-        if number > limit:
-            self.warnings.append(f"{self.source}: {name} is implausibly large "
-                                 f"({number} > {limit}); it is ignored")
-            return None
-        return number
+        return int(value)
 
     def name(self, variable: str, pattern: re.Pattern[str], what: str) -> Optional[str]:
         text = self.environ.get(variable)
@@ -95,11 +99,6 @@ class _Variables:
                                  f"({_short(text)!r}); it is ignored")
             return None
         return text
-
-
-def _short(text: str, width: int = 40) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def job_id(environ: Mapping[str, str]) -> Optional[str]:

@@ -9,15 +9,20 @@ import stat
 
 import pytest
 
-from jobwrapper.hub.jobcontrol import BatchCommandError
+from jobwrapper.hub.jobcontrol import BatchCommandError, query_runner
 from jobwrapper.hub.slurm.queue import (
+    INVALID_ID,
     gone_sentence,
     parse_squeue_lines,
-    query_runner,
     wait_sentence,
 )
 
 LOG = logging.getLogger("test")
+
+
+def slurm_runner(prefix: str, template: str, keep: tuple[str, ...], log: logging.Logger):
+    """The hub's query runner as JobwrapperSlurmSpawner sets it up."""
+    return query_runner(prefix, template, keep, log, joiner=",", none_left=INVALID_ID)
 
 
 def test_running_jobs_give_state_and_node_pending_ones_their_reason():
@@ -39,20 +44,20 @@ def fake_squeue(tmp_path, body: str) -> str:
 
 def test_the_ids_become_one_comma_joined_word(tmp_path):
     squeue = fake_squeue(tmp_path, 'printf "%s\\n" "$@"\n')
-    run = query_runner("", squeue + " -h -o %i|%T|%N|%r -j {job_ids}", ("PATH",), LOG)
+    run = slurm_runner("", squeue + " -h -o %i|%T|%N|%r -j {job_ids}", ("PATH",), LOG)
     assert asyncio.run(run(["101", "102"])).split("\n")[-2] == "101,102"
 
 
 def test_an_invalid_job_id_means_none_of_them_is_in_the_queue(tmp_path):
     squeue = fake_squeue(tmp_path, 'echo "slurm_load_jobs error: Invalid job id specified" >&2'
                                    "\nexit 1\n")
-    run = query_runner("", squeue + " -j {job_ids}", (), LOG)
+    run = slurm_runner("", squeue + " -j {job_ids}", (), LOG)
     assert asyncio.run(run(["101"])) == ""
 
 
 def test_other_failures_reach_the_caller(tmp_path):
     squeue = fake_squeue(tmp_path, 'echo "Unable to contact slurm controller" >&2\nexit 1\n')
-    run = query_runner("", squeue + " -j {job_ids}", (), LOG)
+    run = slurm_runner("", squeue + " -j {job_ids}", (), LOG)
     with pytest.raises(BatchCommandError, match="Unable to contact slurm controller"):
         asyncio.run(run(["101"]))
 

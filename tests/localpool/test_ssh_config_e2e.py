@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from testusers import ensure_users
 
 from jobwrapper.localpool.install import shim_interpreter
 
@@ -27,12 +28,7 @@ def ssh_user() -> str:
     if not (os.access("/usr/sbin/sshd", os.X_OK) and shutil.which("ssh")
             and shutil.which("ssh-agent")):
         pytest.skip("needs OpenSSH's ssh, ssh-agent and /usr/sbin/sshd")
-    try:
-        pwd.getpwnam(SSH_USER)
-    except KeyError:
-        subprocess.run(["useradd", "--create-home", "--shell", "/bin/bash", SSH_USER],
-                       check=False, capture_output=True)
-        pwd.getpwnam(SSH_USER)
+    ensure_users(SSH_USER, shell="/bin/bash")
     return SSH_USER
 
 

@@ -7,7 +7,8 @@ import asyncio
 import logging
 import shlex
 
-from jobwrapper.hub.slurm.queue import QUERY, SINFO, parse_sinfo, parse_squeue_lines, query_runner
+from jobwrapper.hub.jobcontrol import query_runner
+from jobwrapper.hub.slurm.queue import INVALID_ID, QUERY, SINFO, parse_sinfo, parse_squeue_lines
 
 from .conftest import ALICE
 
@@ -27,7 +28,7 @@ def test_an_ended_job_is_reported_with_its_final_state(slurm):
     job = slurm.sbatch("--mem=512", "--wrap", "exit 3", user=ALICE, cwd=workdir)
     slurm.wait_state(job, "FAILED")
     prefix = " ".join(shlex.quote(word) for word in slurm.argv("squeue")[:-1])
-    run = query_runner(prefix, QUERY, (),
-                       logging.getLogger("test"))
+    run = query_runner(prefix, QUERY, (), logging.getLogger("test"), joiner=",",
+                       none_left=INVALID_ID)
     statuses = parse_squeue_lines(asyncio.run(run([str(job)])))
     assert statuses[str(job)].startswith("FAILED")

@@ -296,6 +296,8 @@ def _hub_env(keep: list[str]) -> dict[str, str]:
 class WaitReasons(HasTraits):
     """Mixin for JobwrapperSpawner: the pool's free resources and why a job waits."""
 
+    parse_pool_status = staticmethod(parse_status)  # pool_status_cmd's answer (Slurm: sinfo)
+
     wait_analysis_cmd = Unicode(
         "condor_q -better-analyze {job_id}",
         help="""Run (as the hub's own user, with batch_query_all_exec_prefix) for a job
@@ -347,9 +349,8 @@ class WaitReasons(HasTraits):
             log.debug("Running %s", shlex.join(argv))
             return await run_command(argv, _hub_env(keep))
 
-        parse = getattr(self, "parse_pool_status", parse_status)  # Slurm: parse_sinfo
         return shared_status(key, lambda: PoolStatus(run_status, self.pool_status_max_age,
-                                                     parse=parse))
+                                                     parse=self.parse_pool_status))
 
     async def pool_free(self: Any, timeout: float = 5.0) -> Optional[PoolFree]:
         """The pool's free resources, at most pool_status_max_age old; None if unknown."""
@@ -388,9 +389,13 @@ class WaitReasons(HasTraits):
             return ""
         return explain(self.job_id, parse_analysis(output), await self.pool_free())
 
+    def explains_waits(self: Any) -> bool:
+        """Whether wait_reason can say something (Slurm's: always, from squeue)."""
+        return bool(self.wait_analysis_cmd.strip())
+
     def watch_wait(self: Any) -> None:
         """Start explaining the idle job's wait (once per start; ends with stop_watch_wait)."""
-        if getattr(self, "_wait_watch", None) is None and self.wait_analysis_cmd.strip():
+        if getattr(self, "_wait_watch", None) is None and self.explains_waits():
             self._wait_watch = asyncio.ensure_future(self._explain_wait())
 
     def stop_watch_wait(self: Any) -> None:

@@ -3,24 +3,19 @@
 The queue watcher (hub/queuewatch.py) batches the status requests of every spawner;
 for Slurm its query is
 
-    squeue -h -o %i|%T|%N|%r -j 101,102,103
+    squeue -h --states=all -o %i|%T|%N|%r -j 101,102,103
 
-run as the hub's own user. A job that has left the queue (and was purged after
-MinJobAge) makes squeue fail with "Invalid job id specified" when it is the only
-one asked for: that answer means "not in the queue". Each line becomes the
+run as the hub's own user (jobcontrol.query_runner, with the spawner's
+queue_ids_joiner and queue_none_left). A job that has left the queue (and was purged
+after MinJobAge) makes squeue fail with "Invalid job id specified" when it is the
+only one asked for: that answer means "not in the queue". Each line becomes the
 spawner's status text: `RUNNING node1`, or `PENDING (Resources)` while it waits.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shlex
-from collections.abc import Awaitable, Callable
-from typing import Any
 
-from jobwrapper.hub.connection.tunnel import CommandTemplateError, format_command
-from jobwrapper.hub.jobcontrol import BatchCommandError, run_command
 from jobwrapper.hub.site.poolstatus import Slot
 
 QUERY = "squeue -h --states=all -o %i|%T|%N|%r -j {job_ids}"
@@ -60,29 +55,6 @@ def parse_squeue_lines(output: str) -> dict[str, str]:
         text = f"{state} {node}" if node else f"{state} ({reason or 'None'})"
         statuses.setdefault(job_id, text)
     return statuses
-
-
-def query_runner(prefix: str, template: str, keep: tuple[str, ...], log: Any
-                 ) -> Callable[[list[str]], Awaitable[str]]:
-    """The watcher's query: prefix + template with `{job_ids}` as one comma-joined word,
-    as the hub's user with its variables named in `keep`."""
-
-    async def run_query(job_ids: list[str]) -> str:
-        try:
-            argv = format_command(prefix, {})
-            argv += format_command(template, {"job_ids": ",".join(job_ids)})
-        except CommandTemplateError as error:
-            raise BatchCommandError("batch_query_all_cmd", None, str(error)) from None
-        env = {name: os.environ[name] for name in keep if name in os.environ}
-        log.debug("Running %s", shlex.join(argv))
-        try:
-            return await run_command(argv, env)
-        except BatchCommandError as error:
-            if INVALID_ID in error.stderr:
-                return ""  # none of them is in the queue any more
-            raise
-
-    return run_query
 
 
 # The nodes' free resources for the form (one cached sinfo for the hub, as condor_status

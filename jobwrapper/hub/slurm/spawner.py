@@ -18,7 +18,6 @@ stop reasons. What changes:
 
 from __future__ import annotations
 
-import asyncio
 import os
 import pwd
 import shlex
@@ -31,7 +30,6 @@ from traitlets import Float, List, Unicode, default
 from jobwrapper.hub import form
 from jobwrapper.hub import secrets as hub_secrets
 from jobwrapper.hub.jobcontrol import SpawnFailed
-from jobwrapper.hub.queuewatch import QueueWatcher, shared_watcher
 from jobwrapper.hub.slurm import queue, script
 from jobwrapper.hub.spawner import JobwrapperSpawner
 from jobwrapper.hub.submit import SubmitValueError
@@ -91,6 +89,9 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
         shows them. Add -p PARTITION for the notebooks' partition. Empty: not asked.""",
     ).tag(config=True)
     parse_pool_status = staticmethod(queue.parse_sinfo)
+    queue_ids_joiner = ","  # squeue -j 101,102
+    queue_none_left = queue.INVALID_ID  # a purged id alone: none is queued
+    parse_queue = staticmethod(queue.parse_squeue_lines)
     batch_env_keep = List(
         Unicode(), ["PATH", "LANG", "LC_ALL", "SLURM_CONF"],
         help="Variables of the hub's environment the batch commands and the tunnel get.",
@@ -120,13 +121,6 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
         if not job_id.isdigit():
             raise ValueError(f"no job id in {output!r}")
         return job_id
-
-    def queue_watcher(self) -> QueueWatcher:
-        key = (self.batch_query_all_exec_prefix, self.batch_query_all_cmd,
-               self.batch_query_min_interval, asyncio.get_running_loop())
-        return shared_watcher(key, lambda: QueueWatcher(
-            queue.query_runner(key[0], key[1], tuple(self.batch_env_keep), self.log),
-            self.batch_query_min_interval, parse=queue.parse_squeue_lines))
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -190,15 +184,14 @@ class JobwrapperSlurmSpawner(JobwrapperSpawner):
         return text
 
     def job_gone_message(self, when: str, hold_reason: str = "") -> str:
-        state = getattr(self, "_final_states", {}).get(self.job_id, "")
+        state = self._final_states.get(self.job_id, "")
         return (f"Your notebook job {self.job_id} stopped {when}: "
                 f"{queue.gone_sentence(state)}. Its output is in ~/{self.job_dir}/ "
                 "(job.out, job.err).")
 
-    def watch_wait(self) -> None:
-        """Explain a pending job from squeue's reason (no analysis command needed)."""
-        if getattr(self, "_wait_watch", None) is None:
-            self._wait_watch = asyncio.ensure_future(self._explain_wait())
+    def explains_waits(self) -> bool:
+        """Always: squeue's pending reason needs no analysis command."""
+        return True
 
     async def wait_reason(self) -> str:
         return queue.wait_sentence(self.job_id, self.job_status)
