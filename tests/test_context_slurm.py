@@ -68,6 +68,16 @@ def test_a_bad_value_is_one_warning_naming_the_variable_and_the_fallback_is_used
         "it is ignored",)
 
 
+@pytest.mark.parametrize(("value", "problem"), [
+    ("0", "must be positive (it is 0)"),
+    ("200000", "is implausibly large (200000 > 100000)"),
+])
+def test_a_number_out_of_bounds_is_one_warning_as_for_an_ad(value, problem):
+    context = read({**BATCH, "SLURM_CPUS_ON_NODE": value})
+    assert context.resources.cores == HOST.cores
+    assert context.warnings == (f"Slurm job 42: SLURM_CPUS_ON_NODE {problem}; it is ignored",)
+
+
 def test_gpus_are_the_nodes_indices_from_slurm_job_gpus():
     environ = {**BATCH, "SLURM_GPUS_ON_NODE": "2", "SLURM_JOB_GPUS": "1,3",
                "CUDA_VISIBLE_DEVICES": "0,1"}
@@ -191,3 +201,23 @@ def test_a_recorded_batch_job_of_slurm_22_05(fixture, first_line):
 def test_a_recorded_srun_step_without_cpus_per_task_takes_the_nodes_cpus():
     context = read(recorded("srun-env.txt"))
     assert context.resources.cores == int(recorded("srun-env.txt")["SLURM_CPUS_ON_NODE"])
+
+
+def test_without_a_scratch_dir_the_secrets_file_is_the_absolute_path_given():
+    from jobwrapper.notebook.secrets import secrets_path
+
+    path = "/home/alice/.jupyterhub-slurm/default/.jobwrapper-hub-secrets.json"
+    assert secrets_path(None, {"JOBWRAPPER_HUB_SECRETS": path}) == path
+    assert secrets_path(None, {}) is None
+
+
+@pytest.mark.parametrize("given", ["relative.json", "/home/alice/../bob/s.json"])
+def test_without_a_scratch_dir_a_secrets_path_that_is_not_absolute_is_one_line(given):
+    from jobwrapper.errors import ServerError
+    from jobwrapper.notebook.secrets import secrets_path
+
+    with pytest.raises(ServerError) as caught:
+        secrets_path(None, {"JOBWRAPPER_HUB_SECRETS": given})
+    assert str(caught.value) == (
+        f"JOBWRAPPER_HUB_SECRETS={given!r}: must be an absolute, normalized path in a job "
+        "without a scratch dir; fix the hub's submit template")

@@ -161,3 +161,22 @@ def test_a_connection_to_a_server_that_is_gone_is_closed(tmp_path):
         assert hub.poll() is None  # the tunnel itself stays up for the next connection
     finally:
         stop(hub)
+
+
+def run_bridge(tmp_path, *args: str) -> subprocess.CompletedProcess:
+    from fixtures.jobemu import base_environ, run_cli
+
+    return run_cli(["bridge", *args], base_environ(tmp_path))
+
+
+def test_the_job_end_wants_exactly_one_target_in_one_line(tmp_path):
+    result = run_bridge(tmp_path, "--port", "8888", "--socket", "/x")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.splitlines()[-1] == (
+        "Error: give exactly one of --port and --socket")
+
+
+def test_the_job_end_refuses_a_socket_the_hub_would_refuse_in_one_line(tmp_path):
+    result = run_bridge(tmp_path, "--socket", "/tmp/x.sock")
+    assert (result.returncode, result.stderr.count("\n")) == (6, 1)
+    assert result.stderr.startswith("jobwrapper: --socket '/tmp/x.sock': socket path must")
