@@ -3,10 +3,12 @@
 An interpreter on PATH is not enough: without its Jupyter package the user gets a
 dead kernel. Each check looks for the package's files where the interpreter would
 load it from, without starting the interpreter, except R: its library paths come
-from R itself (~200 ms), so they are derived once per R executable and kept in a
-small JSON file keyed by the executable's path, mtime and the ``R_LIBS*`` variables
-(``<private dir>/cache/kernel-support.json``). The package itself is looked up on
-every start, so installing it later is noticed.
+from R itself (~110 ms), so they are derived once per R executable and kept in a
+small JSON file keyed by the executable's path, mtime and the ``R_LIBS*`` variables:
+``~/.cache/jobwrapper/kernel-support.json``, which outlives the job (each job would
+pay the R run again), or ``<private dir>/cache/`` where the home is not the user's
+writable dir. The package itself is looked up on every start, so installing it later
+is noticed.
 
 ``check_support`` is the read stage; it returns ``{kernel name: why not}`` for the
 built-in kernels whose support is missing, one line each, never an exception.
@@ -162,8 +164,17 @@ CHECKS: dict[str, tuple[str, Check]] = {
 }
 
 
-def cache_file(private_dir: str) -> str:
-    """The cache file in the job's cache dir (the private dir's cache/, XDG_CACHE_HOME)."""
+def cache_file(private_dir: str, environ: Optional[Mapping[str, str]] = None) -> str:
+    """The cache file: in the user's ``~/.cache/jobwrapper/`` when ``HOME`` is a
+    directory of the user's that the job can write (a shared home: every later job
+    finds it), else in the job's cache dir (the private dir's cache/)."""
+    home = (environ or {}).get("HOME", "")
+    try:
+        info = os.stat(home) if os.path.isabs(home) else None
+    except OSError:
+        info = None
+    if info is not None and info.st_uid == os.getuid() and os.access(home, os.W_OK):
+        return os.path.join(home, ".cache", "jobwrapper", CACHE_NAME)
     return os.path.join(private_dir, "cache", CACHE_NAME)
 
 
@@ -195,4 +206,4 @@ def read_support(context: JobContext, environment: Optional[EnvironmentChanges],
     the cache in the job's private dir."""
     env = {**context.environ, **(environment.env if environment else {})}
     return check_support(templates, programs, env,
-                         cache_file(private_root(context, os.getuid())))
+                         cache_file(private_root(context, os.getuid()), context.environ))

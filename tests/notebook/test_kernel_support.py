@@ -222,3 +222,20 @@ def test_real_r_library_paths_are_cached(tmp_path: Path) -> None:
     started = time.perf_counter()
     assert r_library_paths(REAL_R, dict(os.environ), str(cache)) == first
     assert time.perf_counter() - started < 0.05
+
+
+def test_the_r_paths_are_cached_in_the_users_home_so_the_next_job_finds_them(tmp_path):
+    from jobwrapper.notebook.kernels_support import cache_file
+
+    home = tmp_path / "home"
+    home.mkdir()
+    assert cache_file(str(tmp_path / "private"), {"HOME": str(home)}) == str(
+        home / ".cache" / "jobwrapper" / "kernel-support.json")
+
+
+@pytest.mark.parametrize("home", ["", "relative", "/nonexistent-home"])
+def test_without_a_usable_home_the_cache_is_the_jobs_own(tmp_path, home):
+    from jobwrapper.notebook.kernels_support import cache_file
+
+    assert cache_file(str(tmp_path / "private"), {"HOME": home}) == str(
+        tmp_path / "private" / "cache" / "kernel-support.json")
