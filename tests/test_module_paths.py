@@ -77,16 +77,19 @@ def test_no_package_holds_more_than_fifteen_modules_side_by_side():
 # What each package may import from jobwrapper (the stages run in this order; the hub
 # and the job meet only in protocol.py).
 # Standard-library-only modules at the top level serve several stages: pathtemplate
-# (the site config's path templates), stepbridge (both ends of the Slurm tunnel).
+# (the site config's path templates), stepbridge (both ends of the Slurm tunnel),
+# signalflag (a stop flag that signal handlers may set).
 ALLOWED = {
     "job": {"job", "config", "errors", "protocol", "pathtemplate"},
     "notebook": {"job", "notebook", "config", "errors", "protocol"},
     # dask.workers: the server's end removes the Dask worker jobs its kernels left;
     # notebook.codeserver: code-server's entry, decided as doctor decides it
-    "inserver": {"inserver", "config", "errors", "protocol", "compat", "dask", "notebook"},
+    "inserver": {"inserver", "config", "errors", "protocol", "compat", "dask", "notebook",
+                 "signalflag"},
     "hub": {"hub", "protocol", "compat", "stepbridge"},
     "dask": {"dask", "config", "errors", "job"},  # a library for the job's kernels
-    "localpool": {"localpool", "job"},  # job.threads: HTCondor's list of thread variables
+    # job.threads: HTCondor's list of thread variables
+    "localpool": {"localpool", "job", "signalflag"},
     "health": {"health", "config", "errors"},
 }
 

@@ -37,6 +37,7 @@ from jobwrapper.dask import workers as dask_workers
 from jobwrapper.errors import ConfigError
 from jobwrapper.inserver import hubreport, idle, proctree
 from jobwrapper.inserver.notify import Notifier
+from jobwrapper.signalflag import SignalFlag
 
 WATCHDOG_MARGIN = 1.0  # seconds after the grace period at which the process is ended
 REAP_INTERVAL_MS = 15_000
@@ -91,6 +92,7 @@ class JobLifecycle:
         self.idle: Any = None  # idle.IdleWatch
         self.more_time: Any = None  # moretime.RuntimeWatch
         self.ending: Optional[str] = None
+        self._ending_flag = SignalFlag()  # set when the end begins: the watchdog's start
         self.end_reason = "shutdown"
         self.notifier = Notifier(serverapp)
         self.reaper = proctree.ZombieReaper()
@@ -106,6 +108,11 @@ class JobLifecycle:
         loop = self.serverapp.io_loop
         from tornado.ioloop import PeriodicCallback
 
+        # Started now, not in the SIGTERM handler: Thread.start() takes threading's
+        # locks, which the interrupted main thread may hold (a deadlock, as with
+        # threading.Event.set() in a handler); the handler only sets the flag.
+        threading.Thread(target=_watchdog, args=(self._ending_flag, self.grace, self.log),
+                         name="jobwrapper-watchdog", daemon=True).start()
         self._reap_timer = PeriodicCallback(self.reaper.sweep, REAP_INTERVAL_MS)
         self._reap_timer.start()
         if self.runtime_end is not None:
@@ -178,10 +185,7 @@ class JobLifecycle:
         self.ending = reason
         self.end_reason = end_reason
         atexit.register(_exit_without_finalizing)
-        hard_stop = time.monotonic() + self.grace + WATCHDOG_MARGIN
-        threading.Thread(
-            target=_watchdog, args=(hard_stop, self.log), name="jobwrapper-watchdog", daemon=True
-        ).start()
+        self._ending_flag.set()  # the watchdog's clock starts (no thread starts here)
         loop = self.serverapp.io_loop
         if from_signal:
             loop.add_callback_from_signal(self.shutdown, reason)
@@ -266,9 +270,12 @@ async def _quietly(awaitable: Any, log: Any) -> None:
         log.debug("jobwrapper: polite shutdown step failed: %s", error)
 
 
-def _watchdog(hard_stop: float, log: Any) -> None:
-    """If the orderly shutdown has not ended the process by ``hard_stop``, end it."""
-    time.sleep(max(0.0, hard_stop - time.monotonic()))
+def _watchdog(ending: SignalFlag, grace: float, log: Any) -> None:
+    """Once the end began: if the orderly shutdown has not ended the process within
+    the grace (and a margin), end it."""
+    while not ending.wait(3600):
+        pass
+    time.sleep(grace + WATCHDOG_MARGIN)
     log.error("jobwrapper: orderly shutdown too slow; killing everything and exiting")
     proctree.kill_tree(time.monotonic() + 0.3)
     os._exit(1)

@@ -24,7 +24,6 @@ import pwd
 import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 from pathlib import Path
@@ -43,6 +42,7 @@ from jobwrapper.localpool.config import PoolConfig, PoolLayout
 from jobwrapper.localpool.execute import netns, sessions
 from jobwrapper.localpool.execute.processes import SSH_SESSION_VARIABLE
 from jobwrapper.localpool.records import JobRecord, load_record, read_json
+from jobwrapper.signalflag import SignalFlag
 
 RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
 WAITING = "Waiting for job to start..."
@@ -163,7 +163,7 @@ def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
     """ssh's part: forward until SIGTERM/SIGINT/SIGHUP (exit 255, silently, as ssh
     without -v) or until the job leaves the queue or stops running."""
     forwarder = Forwarder(options, _connector(job))
-    stop = threading.Event()
+    stop = SignalFlag()  # set by signal handlers: no threading.Event
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())
     try:
@@ -175,7 +175,7 @@ def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
 
 
 def _forward_while_running(layout: PoolLayout, job: JobRecord, forwarder: Forwarder,
-                           stop: threading.Event) -> int:
+                           stop: SignalFlag) -> int:
     try:
         while not stop.wait(0.25):
             current = load_record(layout, job.cluster)

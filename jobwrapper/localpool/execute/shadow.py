@@ -17,7 +17,6 @@ import contextlib
 import os
 import shutil
 import signal
-import threading
 import time
 from pathlib import Path
 
@@ -43,6 +42,7 @@ from jobwrapper.localpool.records import (
     write_ad,
     write_shadow,
 )
+from jobwrapper.signalflag import SignalFlag
 
 POLL = 0.05
 EDITS_INTERVAL = 0.5
@@ -70,7 +70,7 @@ class Shadow:
         self.spec = JobSpec.from_dict(read_json(self.record / "spec.json"))
         self.ad: Ad = from_json(read_json(self.record / "ad.json"))
         self.info = ShadowInfo(pid=os.getpid(), pid_start=process_start_time(os.getpid()))
-        self.remove = threading.Event()
+        self.remove = SignalFlag()  # set by signal handlers: no threading.Event
         self.removal_requested = False
         self.hard_kill = False
         self.created = time.time()
