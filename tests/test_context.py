@@ -24,7 +24,7 @@ DEFAULTS = SiteConfig()
 
 
 def ad(text: str, source: str) -> Ad:
-    return parse_ad_text(text, source, use_classad_module=False)[0]
+    return parse_ad_text(text, source)[0]
 
 
 def job_ad(text: str = "") -> Ad:

@@ -39,7 +39,7 @@ def guess_environment(environ: Mapping[str, str], config: SiteConfig
         return name, container_os, {}
     try:
         data = read_ad_bytes(path)
-        ad, _ = read_ad_file(path, use_classad_module=False, data=data)
+        ad, _ = read_ad_file(path, data=data)
     except AdFileError:
         return name, container_os, {}
     value = ad.get(config.job.environment_attribute)
