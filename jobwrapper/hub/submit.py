@@ -160,6 +160,36 @@ OPTION_KEYS = (
 )
 
 
+@dataclasses.dataclass(frozen=True)
+class JobRequest:
+    """The form's options, each checked once: what the batch systems' builders render
+    (default_submit_lines here, hub/slurm/script.py's default_sbatch_options)."""
+
+    cpus: int | None = None
+    memory_mb: int | None = None
+    gpus: int | None = None
+    runtime_limit: int | None = None  # seconds
+    container_os: str | None = None
+    environment: str | None = None
+    cephfs_io: str | None = None
+
+
+def job_request(options: Mapping[str, Any]) -> JobRequest:
+    """The options checked: integers in range, safe short names; unknown keys refused
+    (a form that grows a field must also say where it goes). SubmitValueError names
+    the option."""
+    unknown = sorted(set(options) - set(OPTION_KEYS))
+    if unknown:
+        raise SubmitValueError(f"unknown option(s) {', '.join(unknown)}; known: {OPTION_KEYS}")
+    return JobRequest(
+        cpus=int_option(options, "cpus", 1), memory_mb=int_option(options, "memory_mb", 1),
+        gpus=int_option(options, "gpus", 0),
+        runtime_limit=int_option(options, "runtime_limit", 1),
+        container_os=word_option(options, "container_os"),
+        environment=word_option(options, "environment"),
+        cephfs_io=word_option(options, "cephfs_io"))
+
+
 def default_submit_lines(options: Mapping[str, Any]) -> list[str]:
     """Map validated form options to submit lines (the default `options_to_submit_lines`).
 
@@ -169,22 +199,16 @@ def default_submit_lines(options: Mapping[str, Any]) -> list[str]:
     `+ContainerOS`, `+JupyterEnvironment`, `+CephFS_IO`). Unknown keys are refused, so a
     form that grows a field must also say where it goes.
     """
-    unknown = sorted(set(options) - set(OPTION_KEYS))
-    if unknown:
-        raise SubmitValueError(f"unknown option(s) {', '.join(unknown)}; known: {OPTION_KEYS}")
+    request = job_request(options)
     lines: list[str] = []
-    cpus = int_option(options, "cpus", 1)
-    if cpus is not None:
-        lines.append(f"request_cpus = {cpus}")
-    memory = int_option(options, "memory_mb", 1)
-    if memory is not None:
-        lines.append(f"request_memory = {memory}")
-    gpus = int_option(options, "gpus", 0)
-    if gpus:
-        lines.append(f"request_gpus = {gpus}")
-    runtime = int_option(options, "runtime_limit", 1)
-    if runtime is not None:
-        lines.append(f"+MaxRuntime = {runtime}")
+    if request.cpus is not None:
+        lines.append(f"request_cpus = {request.cpus}")
+    if request.memory_mb is not None:
+        lines.append(f"request_memory = {request.memory_mb}")
+    if request.gpus:
+        lines.append(f"request_gpus = {request.gpus}")
+    if request.runtime_limit is not None:
+        lines.append(f"+MaxRuntime = {request.runtime_limit}")
         lines.append(
             "periodic_remove = (JobStatus == 2) && ((time() - EnteredCurrentStatus) > MaxRuntime)"
         )
@@ -193,7 +217,7 @@ def default_submit_lines(options: Mapping[str, Any]) -> list[str]:
         ("environment", "+JupyterEnvironment"),
         ("cephfs_io", "+CephFS_IO"),
     ):
-        word = word_option(options, key)
+        word = getattr(request, key)
         if word is not None:
             lines.append(f"{attribute} = {classad_string(word, key)}")
     return lines

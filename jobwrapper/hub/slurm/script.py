@@ -16,15 +16,13 @@ import shlex
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from jobwrapper.hub.submit import SubmitValueError, int_option, word_option
+from jobwrapper.hub.submit import SubmitValueError, job_request
 from jobwrapper.protocol import SAFE_NAME
 
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _SAFE_PATH = re.compile(r"/[A-Za-z0-9._+/@%=:~-]*\Z")
 _DIRECTIVE = re.compile(r"--[a-z][a-z-]*(=[A-Za-z0-9._+/@%:,=-]+)?\Z")
 
-OPTION_KEYS = ("cpus", "memory_mb", "gpus", "runtime_limit", "container_os", "environment",
-               "cephfs_io")
 # Options that are no Slurm request: container and environment reach the job as
 # variables (job/slurm.py reads them); cephfs_io is an HTCondor site attribute.
 CONTAINER_VARIABLE = "JOBWRAPPER_CONTAINER"
@@ -38,28 +36,21 @@ def default_sbatch_options(options: Mapping[str, Any]) -> tuple[list[str], dict[
     `runtime_limit` (s) -> `--time` in whole minutes (rounded up), `container_os` and
     `environment` -> JOBWRAPPER_CONTAINER, JOBWRAPPER_ENVIRONMENT. `cephfs_io` has no
     Slurm counterpart and is left out. Unknown keys are refused."""
-    unknown = sorted(set(options) - set(OPTION_KEYS))
-    if unknown:
-        raise SubmitValueError(f"unknown option(s) {', '.join(unknown)}; known: {OPTION_KEYS}")
+    request = job_request(options)
     lines: list[str] = []
-    cpus = int_option(options, "cpus", 1)
-    if cpus is not None:
-        lines.append(f"--cpus-per-task={cpus}")
-    memory = int_option(options, "memory_mb", 1)
-    if memory is not None:
-        lines.append(f"--mem={memory}M")
-    gpus = int_option(options, "gpus", 0)
-    if gpus:
-        lines.append(f"--gres=gpu:{gpus}")
-    runtime = int_option(options, "runtime_limit", 1)
-    if runtime is not None:
-        lines.append(f"--time={math.ceil(runtime / 60)}")
+    if request.cpus is not None:
+        lines.append(f"--cpus-per-task={request.cpus}")
+    if request.memory_mb is not None:
+        lines.append(f"--mem={request.memory_mb}M")
+    if request.gpus:
+        lines.append(f"--gres=gpu:{request.gpus}")
+    if request.runtime_limit is not None:
+        lines.append(f"--time={math.ceil(request.runtime_limit / 60)}")
     variables = {}
-    for key, variable in (("container_os", CONTAINER_VARIABLE),
-                          ("environment", ENVIRONMENT_VARIABLE)):
-        word = word_option(options, key)
-        if word is not None:
-            variables[variable] = word
+    if request.container_os is not None:
+        variables[CONTAINER_VARIABLE] = request.container_os
+    if request.environment is not None:
+        variables[ENVIRONMENT_VARIABLE] = request.environment
     return lines, variables
 
 
