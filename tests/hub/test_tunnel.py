@@ -128,6 +128,12 @@ def test_condor_ssh_to_job_not_ready_is_recognised():
     assert tunnel.TunnelExited(1, "(Use -auto-retry to keep trying periodically.)").not_ready
 
 
+@pytest.mark.parametrize("stderr", ["Can't connect to schedd",
+                                    "Failed to send GET_JOB_CONNECT_INFO to schedd"])
+def test_a_schedd_too_busy_to_answer_counts_as_not_ready(stderr):
+    assert tunnel.TunnelExited(1, stderr).not_ready
+
+
 def test_port_is_free_sees_a_listener():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -31,8 +31,13 @@ PORT_TAKEN = re.compile(
     r"Address already in use|cannot listen to port|Could not request local forwarding",
     re.IGNORECASE,
 )
-# What condor_ssh_to_job prints for the first seconds of a job, and for idle jobs.
-NOT_READY = re.compile(r"-auto-retry", re.IGNORECASE)
+# What condor_ssh_to_job prints for the first seconds of a job, and for idle jobs; and
+# when the schedd (or the startd it asks) is too busy to answer in time: HTCondor 25
+# with hundreds of jobs starting at once (bench/README.md, 1,000 users on HTCondor).
+NOT_READY = re.compile(
+    r"-auto-retry|Can't connect to schedd|Failed to send GET_JOB_CONNECT_INFO to schedd",
+    re.IGNORECASE,
+)
 
 
 class TunnelError(Exception):
