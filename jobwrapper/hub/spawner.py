@@ -63,6 +63,15 @@ from .submit import (
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
+
+class StartTimeout(TimeoutError):
+    """start() ran out of Spawner.start_timeout; JupyterHub shows the text (its own
+    timeout has none) and handles it as its own timeout (reason 'timeout')."""
+
+    @property
+    def jupyterhub_message(self) -> str:
+        return str(self)
+
 class JobwrapperSpawner(
     StopReasons, FormDefaults, SocketMode, ConnectToJob, JupyterSync, WaitReasons, ReadyNotice,
     JobControl, CondorSpawner
@@ -331,9 +340,26 @@ class JobwrapperSpawner(
         (ip, port), or in socket mode the `http+unix://` URL of the hub-side socket.
         A spawn that took long runs the site's ready_notify_cmd (site/readynotice.py)."""
         began = asyncio.get_running_loop().time()
-        result = await self._start_job()
+        # Our own deadline, just before JupyterHub's: its asyncio.wait_for raises a
+        # TimeoutError without text, and the spawn page said only "Spawn failed: ".
+        limit = float(self.start_timeout)
+        deadline = limit - min(1.0, limit / 10)
+        try:
+            result = await asyncio.wait_for(self._start_job(), deadline)
+        except asyncio.TimeoutError:
+            if asyncio.get_running_loop().time() - began < deadline:
+                raise  # a timeout of a step inside, with its own message
+            raise StartTimeout(self._timeout_message(limit)) from None
         self.notify_ready(asyncio.get_running_loop().time() - began)
         return result
+
+    def _timeout_message(self, limit: float) -> str:
+        """What the spawn page says when start_timeout ran out: where the start was."""
+        last = self._events[-1]["message"] if getattr(self, "_events", None) else ""
+        where = f" Its last step: {last}" if last else ""
+        return (f"The notebook did not start within {limit:g} s (the hub's "
+                f"Spawner.start_timeout).{where} The job is removed; start again, perhaps "
+                "with fewer resources, or ask your admins.")
 
     async def _start_job(self) -> tuple[str, int] | str:
         self._events = []
