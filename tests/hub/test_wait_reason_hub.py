@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -121,3 +122,22 @@ def test_a_waiting_job_says_why_and_its_start_runs_the_sites_ready_command(wait_
     assert record["env"]["JOBWRAPPER_READY_USER"] == ALICE
     assert int(record["env"]["JOBWRAPPER_READY_WAITED"]) >= 2
     wait_hub.stop_server(ALICE)
+
+
+def test_a_start_that_runs_out_of_time_says_where_it_was(small_pool: Path,
+                                                          hub_users: tuple[str, str]):
+    # JupyterHub's own timeout has no text: the page said only "Spawn failed: "
+    with serving("jwhub-timeout-", small_pool, hub_users,
+                 spawner={"start_timeout": 6}) as hub:
+        messages = follow(hub, BOB, {"gpus": 4, "memory_mb": 1024}, lambda text: False,
+                          timeout=60)
+        assert messages[-1].startswith(
+            "Spawn failed: The notebook did not start within 6 s (the hub's "
+            "Spawner.start_timeout). Its last step: Job "), messages
+        assert "is idle in the queue" in messages[-1], messages
+        wait_for(lambda: hub.server(BOB) is None, 30, "the failed server to be gone")
+        job_id = messages[-1].split("Its last step: Job ", 1)[1].split()[0]
+        wait_for(lambda: subprocess.run([str(small_pool / "condor_q"), job_id, "-af",
+                                         "JobStatus"], capture_output=True, text=True,
+                                        check=True).stdout.strip() == "", 30,
+                 "the job to be removed")
