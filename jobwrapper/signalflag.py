@@ -17,8 +17,8 @@ import select
 
 
 class SignalFlag:
-    """`set`, `is_set`, `clear` and `wait(timeout)` as `threading.Event`, for one thread
-    and the signal handlers that interrupt it."""
+    """`set`, `is_set`, `clear` and `wait(timeout)` as `threading.Event`: one waiter (any
+    thread), set by signal handlers or by other threads (the job's watchdog)."""
 
     def __init__(self) -> None:
         self._set = False

@@ -63,7 +63,6 @@ from .submit import (
 __all__ = ["JobwrapperSpawner", "SpawnFailed"]
 
 
-
 class StartTimeout(TimeoutError):
     """start() ran out of Spawner.start_timeout; JupyterHub shows the text (its own
     timeout has none) and handles it as its own timeout (reason 'timeout')."""
@@ -71,6 +70,7 @@ class StartTimeout(TimeoutError):
     @property
     def jupyterhub_message(self) -> str:
         return str(self)
+
 
 class JobwrapperSpawner(
     StopReasons, FormDefaults, SocketMode, ConnectToJob, JupyterSync, WaitReasons, ReadyNotice,

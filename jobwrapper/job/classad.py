@@ -172,7 +172,6 @@ def parse_ad_text(
 
     ``value_parser``: another parser of single values (the tests' oracle); by default
     :func:`parse_literal`."""
-    module_parser = value_parser
     ad = Ad(source=source)
     warnings: list[str] = []
     lines = text.split("\n")  # not splitlines(): \x1c, \x85 and friends are string content
@@ -216,7 +215,7 @@ def parse_ad_text(
             warnings.append(f"{source}:{number}: {name} has no value; it is treated as missing")
             continue
         try:
-            value = module_parser(name, rest) if module_parser else parse_literal(rest)
+            value = value_parser(name, rest) if value_parser else parse_literal(rest)
         except ValueError:
             value = Expression(rest)
         ad.set(name, value)
