@@ -43,6 +43,7 @@ from .connection.socketmode import SocketMode
 from .connection.tunnel import AdoptedTunnel, Tunnel, TunnelError
 from .formhooks import FormDefaults
 from .hubprocess import (  # noqa: F401
+    backlog,  # a listen queue for a thousand requests at once
     childwatch,  # no thread per child process, Python < 3.12
     fdlimit,  # raises the hub's open-file limit at start
     sqlitewal,  # the hub's SQLite in WAL mode

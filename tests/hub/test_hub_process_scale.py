@@ -1,6 +1,7 @@
 """What the hub process sets at start for many notebooks: child processes watched
-without a thread each (childwatch.py) and its SQLite database in WAL mode
-(sqlitewal.py). bench/scale measured both with 400 notebooks."""
+without a thread each (childwatch.py), its SQLite database in WAL mode
+(sqlitewal.py), a long listen queue (backlog.py). bench/scale measured the first two
+with 400 notebooks, the third with 1,000."""
 
 from __future__ import annotations
 
@@ -71,9 +72,49 @@ def test_the_hubs_sqlite_runs_in_wal_mode_with_normal_sync(tmp_path: Path):
     app.db.close()
 
 
-def test_both_run_at_hub_start():
+LISTENER = """
+import socket, sys
+from tornado.httpserver import HTTPServer
+from jobwrapper.hub.hubprocess import backlog
+
+if sys.argv[1] == "lengthened":
+    backlog.lengthen_listen_queue()
+server = HTTPServer(lambda request: None)
+server.listen(0, address="127.0.0.1")  # as JupyterHub: no backlog given
+port = next(iter(server._sockets.values())).getsockname()[1]
+print(port, flush=True)
+sys.stdin.read()
+"""
+
+
+def listen_queue(mode: str) -> int:
+    """The accept queue's length of a tornado server listening as JupyterHub's does:
+    `ss` shows it as a listening socket's Send-Q."""
+    process = subprocess.Popen([sys.executable, "-c", LISTENER, mode], stdin=subprocess.PIPE,
+                               stdout=subprocess.PIPE, text=True)
+    try:
+        port = process.stdout.readline().strip()
+        line = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True,
+                              text=True, check=True).stdout.split()
+        return int(line[2])
+    finally:
+        process.communicate("")
+
+
+def test_the_hub_listens_with_a_long_queue():
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert listen_queue("lengthened") == min(4096, somaxconn) > 128
+
+
+def test_without_it_tornado_queues_128():
+    assert listen_queue("default") == 128  # what 1,000 spawn requests at once overflowed
+
+
+def test_all_run_at_hub_start():
     import jobwrapper.hub.spawner  # noqa: F401
+    from jobwrapper.hub.hubprocess.backlog import lengthen_listen_queue
     from jobwrapper.hub.hubprocess.childwatch import use_pidfd_watcher
     from jobwrapper.hub.hubprocess.sqlitewal import use_wal
 
     assert use_pidfd_watcher in compat._START_CHECKS and use_wal in compat._START_CHECKS
+    assert lengthen_listen_queue in compat._START_CHECKS

@@ -41,7 +41,7 @@ from jobwrapper.localpool.commands.sshd_session import EXIT_SSH, NOT_IN_QUEUE, S
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
 from jobwrapper.localpool.execute import netns, sessions
 from jobwrapper.localpool.execute.processes import SSH_SESSION_VARIABLE
-from jobwrapper.localpool.records import JobRecord, load_record, read_json
+from jobwrapper.localpool.records import JobRecord, RecordWatch, load_record, read_json
 from jobwrapper.signalflag import SignalFlag
 
 RETRY_HINT = "(Use -auto-retry to keep trying periodically.)"
@@ -176,9 +176,10 @@ def _forward(layout: PoolLayout, job: JobRecord, options: SshOptions) -> int:
 
 def _forward_while_running(layout: PoolLayout, job: JobRecord, forwarder: Forwarder,
                            stop: SignalFlag) -> int:
+    watch = RecordWatch(layout, job.cluster)
     try:
         while not stop.wait(0.25):
-            current = load_record(layout, job.cluster)
+            current = watch.current()
             if current is None or current.status != 2:
                 print(_closed_message(job), file=sys.stderr)
                 return EXIT_SSH
