@@ -77,10 +77,13 @@ import socket, sys
 from tornado.httpserver import HTTPServer
 from jobwrapper.hub.hubprocess import backlog
 
-if sys.argv[1] == "lengthened":
+if sys.argv[1] != "default":
     backlog.lengthen_listen_queue()
 server = HTTPServer(lambda request: None)
-server.listen(0, address="127.0.0.1")  # as JupyterHub: no backlog given
+if sys.argv[1] == "family":  # port, address and family positionally, still no backlog
+    server.listen(0, "127.0.0.1", socket.AF_INET)
+else:
+    server.listen(0, address="127.0.0.1")  # as JupyterHub: no backlog given
 port = next(iter(server._sockets.values())).getsockname()[1]
 print(port, flush=True)
 sys.stdin.read()
@@ -104,6 +107,11 @@ def listen_queue(mode: str) -> int:
 def test_the_hub_listens_with_a_long_queue():
     somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
     assert listen_queue("lengthened") == min(4096, somaxconn) > 128
+
+
+def test_a_family_given_positionally_still_gets_the_long_queue():
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert listen_queue("family") == min(4096, somaxconn) > 128
 
 
 def test_without_it_tornado_queues_128():

@@ -32,7 +32,7 @@ def lengthen_listen_queue(app: Any = None) -> bool:
 
     @functools.wraps(original)
     def listen(self: TCPServer, *args: Any, **kwargs: Any) -> None:
-        if len(args) < 3:  # (port, address, family, backlog, ...): not given positionally
+        if len(args) < 4:  # (port, address, family, backlog, ...): not given positionally
             kwargs.setdefault("backlog", LISTEN_BACKLOG)
         original(self, *args, **kwargs)
 
