@@ -18,7 +18,8 @@ import select
 
 class SignalFlag:
     """`set`, `is_set`, `clear` and `wait(timeout)` as `threading.Event`: one waiter (any
-    thread), set by signal handlers or by other threads (the job's watchdog)."""
+    thread), set by signal handlers or by other threads (the job's watchdog); `wake`
+    ends a wait without setting the flag."""
 
     def __init__(self) -> None:
         self._set = False
@@ -28,6 +29,12 @@ class SignalFlag:
         self._set = True
         with contextlib.suppress(BlockingIOError):  # a full pipe wakes the waiter anyway
             os.write(self._write, b"!")
+
+    def wake(self) -> None:
+        """End the current (or next) `wait` early without setting the flag: a signal
+        that means "look again" (SIGCHLD), not "stop"."""
+        with contextlib.suppress(BlockingIOError):
+            os.write(self._write, b".")
 
     def is_set(self) -> bool:
         return self._set

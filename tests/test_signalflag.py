@@ -63,3 +63,16 @@ def test_clear_unsets_and_a_later_wait_sleeps_again():
     flag.set()
     flag.clear()
     assert (flag.is_set(), flag.wait(0.01)) == (False, False)
+
+
+def test_wake_ends_a_wait_early_without_setting_the_flag():
+    flag = SignalFlag()
+    previous = signal.signal(signal.SIGALRM, lambda *_: flag.wake())
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        started = time.monotonic()
+        assert flag.wait(30) is False
+        assert time.monotonic() - started < 15
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

@@ -471,6 +471,10 @@ class JobwrapperSpawner(
             if await self._reported_within(interval):
                 if not self.tunnelled:
                     await self.query_job_status()
+                elif not self.state_isrunning():
+                    # the queue has not said so yet, nor where: batchspawner's
+                    # state_gethost would log an error for a status without a host
+                    return "an execute node"
                 return self.state_gethost() or "an execute node"
             interval = min(interval * 1.5, max(self.startup_poll_interval, 5.0))
 

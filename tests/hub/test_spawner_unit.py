@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -205,6 +206,23 @@ def test_a_port_report_ends_the_wait_for_running_before_the_next_query():
     spawner.startup_poll_interval = 600.0
     ip, port = start_reported_within(spawner, 8888, 60)
     assert (ip, port) == ("127.0.0.1", spawner.local_port)
+
+
+def test_a_tunnelled_report_before_the_queue_says_running_logs_no_error(caplog):
+    # batchspawner's state_gethost logs an ERROR for a status without a host: at 1,000
+    # users 538 such lines said nothing was wrong
+    fake = Path(__file__).with_name("fake_connect.py")
+    spawner = scripted(
+        connect_to_job_cmd=f"{sys.executable} {fake} listen {{port}} {{rport}} {{job_id}}",
+        exec_prefix="",
+    )
+    spawner.statuses = ["1, "]
+    spawner.startup_poll_interval = 600.0
+    start_reported_within(spawner, 8888, 60)
+    assert [record.getMessage() for record in caplog.records
+            if record.levelno >= logging.ERROR] == []
+    assert "Job 5 is running on an execute node." in [
+        event["message"] for event in spawner._events]
 
 
 def test_in_direct_mode_a_port_report_asks_the_queue_for_the_host_once():
