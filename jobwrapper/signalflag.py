@@ -27,13 +27,12 @@ class SignalFlag:
 
     def set(self) -> None:
         self._set = True
-        with contextlib.suppress(BlockingIOError):  # a full pipe wakes the waiter anyway
-            os.write(self._write, b"!")
+        self.wake()
 
     def wake(self) -> None:
         """End the current (or next) `wait` early without setting the flag: a signal
         that means "look again" (SIGCHLD), not "stop"."""
-        with contextlib.suppress(BlockingIOError):
+        with contextlib.suppress(BlockingIOError):  # a full pipe wakes the waiter anyway
             os.write(self._write, b".")
 
     def is_set(self) -> bool:

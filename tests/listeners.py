@@ -19,20 +19,29 @@ def decode_address(text: str) -> tuple[str, int]:
     return socket.inet_ntop(family, words), int(port, 16)
 
 
-def _listening_inodes(pid: int) -> dict[str, tuple[str, int]]:
-    """inode -> (address, port) of every TCP socket in LISTEN state in `pid`'s network
-    namespace."""
-    found = {}
+def _listening_rows(pid: int | str) -> list[list[str]]:
+    """The fields of every TCP socket in LISTEN state in `pid`'s network namespace."""
+    rows = []
     for name in ("tcp", "tcp6"):
         try:
             lines = Path(f"/proc/{pid}/net/{name}").read_text().splitlines()[1:]
         except OSError:
             continue
-        for line in lines:
-            fields = line.split()
-            if fields[3] == LISTEN:
-                found[fields[9]] = decode_address(fields[1])
-    return found
+        rows += [fields for fields in map(str.split, lines) if fields[3] == LISTEN]
+    return rows
+
+
+def _listening_inodes(pid: int) -> dict[str, tuple[str, int]]:
+    """inode -> (address, port) of every TCP socket in LISTEN state in `pid`'s network
+    namespace."""
+    return {fields[9]: decode_address(fields[1]) for fields in _listening_rows(pid)}
+
+
+def listening_uids(port: int) -> set[int]:
+    """The owners of the sockets that listen on `port` in this process's network
+    namespace."""
+    return {int(fields[7]) for fields in _listening_rows("self")
+            if decode_address(fields[1])[1] == port}
 
 
 def tcp_listen_addresses(pid: int) -> list[tuple[str, int]]:

@@ -10,9 +10,9 @@ import os
 import pwd
 import signal
 import socket
-from pathlib import Path
 
 import pytest
+from listeners import listening_uids
 
 from jobwrapper.localpool.admin import init_pool
 from jobwrapper.localpool.config import PoolLayout
@@ -128,18 +128,6 @@ def test_an_idle_job_is_reported_while_it_waits(hub, hub_pool):
     hub.stop_server(ALICE)
 
 
-def _listening_uids(port: int) -> set[int]:
-    """The owners of the sockets that listen on `port` in this (the host's) network
-    namespace, from /proc/net/tcp and tcp6."""
-    owners = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
-                owners.add(int(fields[7]))
-    return owners
-
-
 def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
     hub.ensure_stopped(ALICE)
     from jobwrapper.localpool.execute import netns
@@ -148,7 +136,7 @@ def test_the_job_is_unreachable_except_through_the_tunnel(hub, hub_pool):
         pytest.skip("no network namespaces here: the pool runs jobs on the host network")
     hub.spawn(ALICE)
     state = hub.state(ALICE)
-    owners = _listening_uids(state["remote_port"])
+    owners = listening_uids(state["remote_port"])
     # the job's server (Alice's) listens in the job's namespace, not on the host's
     assert pwd.getpwnam(ALICE).pw_uid not in owners
     if not owners:  # the port number inside the job may be in use on the host by chance
