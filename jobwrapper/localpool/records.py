@@ -166,3 +166,19 @@ class RecordWatch:
             self._job, self._key = load_record(self.layout, self.cluster), key
             return self._job
         return self._job if shadow_alive(self._job.shadow) else None
+
+
+class QueueView:
+    """Every queued job, as queued_jobs returns them, through one RecordWatch per job:
+    an idle shadow that claims again parses only the ads that changed since."""
+
+    def __init__(self, layout: PoolLayout) -> None:
+        self.layout = layout
+        self._watches: dict[int, RecordWatch] = {}
+
+    def jobs(self) -> list[JobRecord]:
+        clusters = list_clusters(self.layout)
+        self._watches = {cluster: self._watches.get(cluster) or RecordWatch(self.layout, cluster)
+                         for cluster in clusters}
+        jobs = (self._watches[cluster].current() for cluster in clusters)
+        return [job for job in jobs if job is not None]

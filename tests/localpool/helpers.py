@@ -151,3 +151,11 @@ def destroy_pool(pool: Pool) -> None:
     """Remove every job at once and delete the pool."""
     shutdown(pool.layout, purge=True)
     shutil.rmtree(pool.root, ignore_errors=True)
+
+
+def wakeups(pid: int) -> int:
+    """Voluntary context switches: one per sleep the process woke from."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("voluntary_ctxt_switches:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no voluntary_ctxt_switches for {pid}")

@@ -7,17 +7,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-from .helpers import Pool, sleeper
-
-
-def _wakeups(pid: int) -> int:
-    """Voluntary context switches: one per sleep the process woke from."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("voluntary_ctxt_switches:"):
-            return int(line.split()[1])
-    raise AssertionError(f"no voluntary_ctxt_switches for {pid}")
+from .helpers import Pool, sleeper, wakeups
 
 
 def test_the_shadow_of_a_running_job_wakes_at_most_a_few_times_a_second(
@@ -29,8 +20,8 @@ def test_the_shadow_of_a_running_job_wakes_at_most_a_few_times_a_second(
     cluster = pool.submit(sleeper(60), submit_dir)
     pool.wait_status(cluster, "2")
     shadow = json.loads((pool.layout.record(cluster) / "shadow.json").read_text())["pid"]
-    before = _wakeups(shadow)
+    before = wakeups(shadow)
     time.sleep(3)
     # it looks at condor_qedit's edits twice a second and at its policies once: about
     # 9 in 3 s (polling for the job's exit every 50 ms: 60 and more)
-    assert _wakeups(shadow) - before <= 20
+    assert wakeups(shadow) - before <= 20

@@ -46,6 +46,7 @@ from jobwrapper.signalflag import SignalFlag
 
 POLL = 0.05
 EDITS_INTERVAL = 0.5
+FULL_SLOT_POLL = 0.5
 REMOVED_BY_FILE = "removed_by"
 
 
@@ -132,6 +133,7 @@ class Shadow:
         if "RemoteHost" in self.ad:
             self.ad["LastRemoteHost"] = self.ad.pop("RemoteHost")
         self.update(CurrentHosts=0, **attributes)
+        slots.released(self.layout)
 
     def record_gone(self) -> bool:
         return not (self.record / "ad.json").exists()
@@ -161,17 +163,20 @@ class Shadow:
         """Idle until a negotiation cycle matched the job, the idle delay passed and the
         slot has room; None if removed."""
         ready_at = None
+        claimer = slots.Claimer(self.layout, self.config, self.spec)
         while not self.remove.is_set():
             if self.record_gone():
                 os._exit(0)
             if ready_at is None:
                 matched = negotiator.matched_at(self.layout, self.config, self.created)
                 ready_at = None if matched is None else matched + self.config.idle_delay
-            if ready_at is not None and time.time() >= ready_at:
-                slot = slots.claim(self.layout, self.config, self.spec, self.mark_running)
+            if ready_at is not None and time.time() >= ready_at and claimer.worth_trying():
+                slot = claimer.claim(self.mark_running)
                 if slot is not None:
                     return slot
-            self.remove.wait(POLL * 2)
+            # behind a full slot a release is waited for, and a job starts in a
+            # negotiation cycle on a real pool anyway: a look every 0.5 s is enough
+            self.remove.wait(FULL_SLOT_POLL if claimer.failed else POLL * 2)
         return None
 
     def mark_running(self, slot: Slot) -> None:
