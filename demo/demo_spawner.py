@@ -45,6 +45,9 @@ def configure_jobwrapper_spawner(c: Any, state: Path, users: list[str]) -> None:
     # server_mode "auto" (docs/socket-mode.md): a unix socket at both ends when the proxy
     # supports it; JOBWRAPPER_DEMO_SERVER_MODE=tcp forces TCP ports.
     c.JobwrapperSpawner.server_mode = os.environ.get("JOBWRAPPER_DEMO_SERVER_MODE", "auto")
+    # bench/spawn_latency --keep-claim-idle: a restart reuses the user's kept claim
+    c.JobwrapperSpawner.keep_claim_idle = int(os.environ.get("JOBWRAPPER_DEMO_KEEP_CLAIM_IDLE",
+                                                             "0"))
     if os.geteuid() != 0:
         # Not root: every notebook runs as the user who started the demo.
         c.JobwrapperSpawner.exec_prefix = ""

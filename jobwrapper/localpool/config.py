@@ -1,9 +1,10 @@
 """The pool's configuration (`<pool>/pool.json`) and the layout of the pool directory.
 
 Every key is documented in docs/localpool.md. The pool dir is shared by every user of
-the pool: `queue/`, `history/` and `execute/` are world-writable with the sticky bit
-(like /tmp), so each user's submit creates records that only that user (or root) may
-change, while everyone may read them, as everyone may read a real schedd's job ads.
+the pool: `queue/`, `history/`, `execute/`, `negotiator/` and `claims/` are
+world-writable with the sticky bit (like /tmp), so each user's submit creates records
+that only that user (or root) may change, while everyone may read them, as everyone
+may read a real schedd's job ads.
 """
 
 from __future__ import annotations
@@ -142,6 +143,11 @@ class PoolLayout:
         return self.root / "negotiator"
 
     @property
+    def claims(self) -> Path:
+        """Claims kept idle after their job ended (execute/claims.py)."""
+        return self.root / "claims"
+
+    @property
     def counter(self) -> Path:
         return self.root / "next_cluster"
 
@@ -168,7 +174,7 @@ class PoolLayout:
                     f"cannot create the pool dir {self.root}: {error}; "
                     "create it as root with `python -m jobwrapper.localpool init`"
                 ) from None
-        for shared in (self.queue, self.history, self.execute, self.negotiator):
+        for shared in (self.queue, self.history, self.execute, self.negotiator, self.claims):
             if not shared.is_dir():
                 try:
                     shared.mkdir(mode=0o1777)

@@ -3,6 +3,7 @@ one line (jobwrapper/hub/inherited.py), and what a spawn without options asks fo
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -107,6 +108,17 @@ def test_the_hub_refuses_to_start_with_an_ignored_setting(tmp_path: Path):
         "c.JobwrapperSpawner.batch_script (batchspawner) is not used by jobwrapper's spawner "
         "and would be ignored: use c.JobwrapperSpawner.submit_template (a file; "
         "docs/hub.md) instead")
+
+
+def test_a_hub_with_stock_batchspawner_keeps_batchspawners_settings():
+    from batchspawner import CondorSpawner
+
+    from jobwrapper.hub.spawner import refuse_inherited_settings
+
+    config = Config()
+    config.CondorSpawner.req_options = "+KeepClaimIdle = 60"
+    app = SimpleNamespace(config=config, spawner_class=CondorSpawner, log=logging.getLogger())
+    refuse_inherited_settings(app)  # a JobwrapperSpawner hub stops here: SystemExit
 
 
 def _handler(path: str, body: bytes) -> SimpleNamespace:

@@ -87,6 +87,18 @@ def test_form_options_become_submit_lines():
     assert "request_cpus = 2\nrequest_memory = 4096\n" in description
 
 
+def test_keep_claim_idle_adds_its_attribute_after_the_users_options():
+    spawner = make_spawner(keep_claim_idle=120)
+    spawner.user_options = {"cpus": 2}
+    description = spawner._submit_description({})
+    assert description.endswith("request_cpus = 2\nrequest_memory = 2048\n"
+                                "+KeepClaimIdle = 120\nqueue\n")
+
+
+def test_without_keep_claim_idle_the_description_keeps_no_claim():
+    assert "KeepClaimIdle" not in make_spawner()._submit_description({})
+
+
 def test_bad_options_fail_with_a_message_for_the_user():
     spawner = make_spawner()
     spawner.user_options = {"cpus": "2; getenv = true"}

@@ -14,11 +14,13 @@ TotalSlotMemory TotalSlotGPUs` (tests/hub/expected/waiting/status_af.txt):
 
 from __future__ import annotations
 
+import pwd
 import sys
 from typing import Any
 
 from jobwrapper.localpool.ads.classads import Ad, format_for_print, render_ad
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
+from jobwrapper.localpool.execute import claims, slots
 from jobwrapper.localpool.records import queued_jobs
 
 from .query import QueryUsageError, expression_value, is_autoformat, read_autoformat
@@ -30,26 +32,39 @@ def _common(config: PoolConfig) -> Ad:
             "FileSystemDomain": config.domain(), "UidDomain": config.domain()}
 
 
+def _dynamic(config: PoolConfig, name: str, held: tuple[int, int, int], owner: str,
+             **state: object) -> Ad:
+    cpus, memory, disk = held
+    return {**_common(config), "Name": name, "SlotType": "Dynamic", "DynamicSlot": True,
+            "State": "Claimed", "Cpus": cpus, "Memory": memory, "Disk": disk, "GPUs": 0,
+            "TotalSlotCpus": cpus, "TotalSlotMemory": memory, "TotalSlotDisk": disk,
+            "TotalSlotGPUs": 0, "RemoteOwner": f"{owner}@{config.domain()}", **state}
+
+
+def _user(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return str(uid)
+
+
 def slot_ads(layout: PoolLayout, config: PoolConfig) -> list[Ad]:
-    """The partitionable slot, then one dynamic slot per job that holds resources."""
+    """The partitionable slot, then one dynamic slot per job that holds resources and
+    per claim kept idle after its job (Claimed/Idle, as a schedd's KeepClaimIdle)."""
     dynamic: list[Ad] = []
-    used = [0, 0, 0]
     for job in queued_jobs(layout):
         ad = job.ad
         if ad.get("CurrentHosts") != 1:
             continue
-        cpus = int(ad.get("CpusProvisioned", ad.get("RequestCpus", 1)))
-        memory = int(ad.get("MemoryProvisioned", ad.get("RequestMemory", 1)))
-        disk = int(ad.get("DiskProvisioned", ad.get("RequestDisk", 1)))
-        used = [used[0] + cpus, used[1] + memory, used[2] + disk]
+        held = slots.used_resources([job])
         name = str(ad.get("RemoteHost") or f"slot1_{job.cluster}@{config.host()}")
-        dynamic.append({**_common(config), "Name": name, "SlotType": "Dynamic",
-                        "DynamicSlot": True, "State": "Claimed", "Activity": "Busy",
-                        "Cpus": cpus, "Memory": memory, "Disk": disk, "GPUs": 0,
-                        "TotalSlotCpus": cpus, "TotalSlotMemory": memory,
-                        "TotalSlotDisk": disk, "TotalSlotGPUs": 0,
-                        "RemoteOwner": f"{ad.get('Owner')}@{config.domain()}",
-                        "JobId": f"{job.cluster}.0"})
+        dynamic.append(_dynamic(config, name, held, str(ad.get("Owner")), Activity="Busy",
+                                JobId=f"{job.cluster}.0"))
+    for claim in claims.live(layout):
+        held = (claim.slot.cpus, claim.slot.memory, claim.slot.disk)
+        dynamic.append(_dynamic(config, claim.slot.name, held, _user(claim.uid),
+                                Activity="Idle"))
+    used = [sum(int(ad[key]) for ad in dynamic) for key in ("Cpus", "Memory", "Disk")]
     partitionable: Ad = {
         **_common(config), "Name": f"slot1@{config.host()}", "SlotType": "Partitionable",
         "PartitionableSlot": True, "State": "Unclaimed", "Activity": "Idle",

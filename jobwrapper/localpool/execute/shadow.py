@@ -25,7 +25,7 @@ from jobwrapper.localpool.ads.expressions import is_true
 from jobwrapper.localpool.ads.jobad import Slot, running_updates, schedd_address
 from jobwrapper.localpool.ads.jobspec import JobSpec
 from jobwrapper.localpool.config import PoolConfig, PoolLayout, write_json_atomic
-from jobwrapper.localpool.execute import negotiator, sessions, slots, starter, userlog
+from jobwrapper.localpool.execute import claims, negotiator, sessions, slots, starter, userlog
 from jobwrapper.localpool.execute.processes import (
     ProcessTable,
     become_subreaper,
@@ -80,6 +80,7 @@ class Shadow:
         self.next_memory_check = 0.0
         self.edits_offset = 0  # condor_qedit's edits taken so far (take_edits)
         self.schedd_only: dict[str, object] = {}  # plain condor_qedit: not forwarded
+        self.slot: Slot | None = None  # the dynamic slot, once claimed
 
     # -- signals and record updates -------------------------------------------------
     def install_handlers(self) -> None:
@@ -129,7 +130,14 @@ class Shadow:
         self.update(**forwarded)
 
     def release_slot(self, **attributes: object) -> None:
-        """The job left its slot: RemoteHost becomes LastRemoteHost, as in a schedd."""
+        """The job left its slot: RemoteHost becomes LastRemoteHost, as in a schedd.
+        With `+KeepClaimIdle = N` the slot stays claimed for the owner's next job for N
+        seconds, unless the job was held or the pool shuts down (claims.py)."""
+        keep = self.ad.get("KeepClaimIdle")
+        held = attributes.get("JobStatus", self.ad.get("JobStatus")) == 5
+        keep = keep if isinstance(keep, (int, float)) and not isinstance(keep, bool) else 0
+        if self.slot is not None and keep > 0 and not held and not self.hard_kill:
+            claims.keep(self.layout, self.slot, float(keep))
         if "RemoteHost" in self.ad:
             self.ad["LastRemoteHost"] = self.ad.pop("RemoteHost")
         self.update(CurrentHosts=0, **attributes)
@@ -167,6 +175,8 @@ class Shadow:
         while not self.remove.is_set():
             if self.record_gone():
                 os._exit(0)
+            if ready_at is None and claimer.kept_claim():  # no negotiation cycle
+                ready_at = time.time() + self.config.idle_delay
             if ready_at is None:
                 matched = negotiator.matched_at(self.layout, self.config, self.created)
                 ready_at = None if matched is None else matched + self.config.idle_delay
@@ -181,6 +191,7 @@ class Shadow:
 
     def mark_running(self, slot: Slot) -> None:
         """Called under the slot lock: the job holds its share of the slot from now on."""
+        self.slot = slot
         self.started = int(time.time())
         self.update(**running_updates(slot, self.started, self.address))
 

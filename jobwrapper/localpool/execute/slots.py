@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import math
 import time
-from typing import Callable, TextIO
+from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from jobwrapper.localpool.ads.jobad import Slot, provision
 from jobwrapper.localpool.ads.jobspec import JobSpec
 from jobwrapper.localpool.config import PoolConfig, PoolLayout
+from jobwrapper.localpool.execute import claims
 from jobwrapper.localpool.records import JobRecord, QueueView, ShadowInfo, shadow_alive
 
 RECHECK_SECONDS = 2.0  # how often a waiting job looks whether a running job's shadow died
@@ -32,14 +35,16 @@ def running_jobs(view: QueueView) -> list[JobRecord]:
     return [job for job in view.jobs() if job.ad.get("CurrentHosts") == 1]
 
 
-def used_resources(running: list[JobRecord]) -> tuple[int, int, int]:
-    """(cpus, memory MB, disk KiB) held by the `running` jobs."""
-    cpus = memory = disk = 0
-    for job in running:
-        cpus += int(job.ad.get("CpusProvisioned", job.ad.get("RequestCpus", 1)))
-        memory += int(job.ad.get("MemoryProvisioned", job.ad.get("RequestMemory", 1)))
-        disk += int(job.ad.get("DiskProvisioned", job.ad.get("RequestDisk", 1)))
-    return cpus, memory, disk
+def used_resources(running: Sequence[JobRecord],
+                   kept: Sequence[claims.IdleClaim] = ()) -> tuple[int, int, int]:
+    """(cpus, memory MB, disk KiB) held by the `running` jobs and the `kept` claims."""
+    held = [(int(job.ad.get("CpusProvisioned", job.ad.get("RequestCpus", 1))),
+             int(job.ad.get("MemoryProvisioned", job.ad.get("RequestMemory", 1))),
+             int(job.ad.get("DiskProvisioned", job.ad.get("RequestDisk", 1))))
+            for job in running]
+    held += [(claim.slot.cpus, claim.slot.memory, claim.slot.disk) for claim in kept]
+    return (sum(cpus for cpus, _, _ in held), sum(memory for _, memory, _ in held),
+            sum(disk for _, _, disk in held))
 
 
 def fits(config: PoolConfig, used: tuple[int, int, int], slot: Slot) -> bool:
@@ -83,19 +88,30 @@ def released(layout: PoolLayout) -> None:
 
 
 class Claimer:
-    """One idle job's claims: a dynamic slot as soon as its requests fit."""
+    """One idle job's claims: a dynamic slot as soon as its requests fit, or the slot
+    of an earlier job of its owner that kept its claim (claims.py)."""
 
     def __init__(self, layout: PoolLayout, config: PoolConfig, spec: JobSpec) -> None:
         self.layout, self.config, self.spec = layout, config, spec
         self.view = QueueView(layout)
         self.failed = False
         self._count = 0  # the released count at the last claim that did not fit ...
-        self._holders: list[ShadowInfo] = []  # ... and the shadows of the jobs it counted
+        self._holders: list[ShadowInfo] = []  # ... the shadows of the jobs it counted ...
+        self._expiry = math.inf  # ... and when the first kept claim it counted expires
         self._checked = 0.0
+
+    def wanted(self, slot_id: int = 0) -> Slot:
+        return provision(self.spec, slot_id, self.config.host(), self.config.slot_disk)
+
+    def kept_claim(self) -> bool:
+        """True when a claim its owner kept fits the job: it needs no negotiation."""
+        return claims.own(claims.live(self.layout), self.wanted()) is not None
 
     def worth_trying(self) -> bool:
         """False while nothing left the slot since the last claim that did not fit."""
         if not self.failed or released_count(self.layout) != self._count:
+            return True
+        if time.time() >= self._expiry:
             return True
         if time.monotonic() - self._checked < RECHECK_SECONDS:
             return False
@@ -107,11 +123,18 @@ class Claimer:
         with open(self.layout.slot_lock, "r+") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             slot_id, count = _parse(handle.read())
-            slot = provision(self.spec, slot_id, self.config.host(), self.config.slot_disk)
+            slot = self.wanted(slot_id)
+            kept = claims.live(self.layout)
+            mine = claims.own(kept, slot)
+            if mine is not None:
+                claims.take(self.layout, mine)
+                mark_running(mine.slot)
+                return mine.slot
             running = running_jobs(self.view)
-            if not fits(self.config, used_resources(running), slot):
+            if not fits(self.config, used_resources(running, kept), slot):
                 self.failed, self._count = True, count
                 self._holders = [job.shadow for job in running]
+                self._expiry = min((claim.expires for claim in kept), default=math.inf)
                 self._checked = time.monotonic()
                 return None
             mark_running(slot)
