@@ -97,9 +97,9 @@ elif SPAWNER == "batchspawner":
         '-format "\\n" True')
     c.CondorSpawner.batch_cancel_cmd = f"{POOL_BIN}/condor_rm {{job_id}}"
     c.CondorSpawner.req_memory = "2048"
-    if int(os.environ.get("JOBWRAPPER_DEMO_KEEP_CLAIM_IDLE", "0")):  # bench/spawn_latency
-        c.CondorSpawner.req_options = (
-            f"+KeepClaimIdle = {int(os.environ['JOBWRAPPER_DEMO_KEEP_CLAIM_IDLE'])}")
+    KEEP = int(os.environ.get("JOBWRAPPER_DEMO_BASELINE_KEEP_CLAIM_IDLE", "0"))
+    if KEEP:  # bench/spawn_latency --baseline-keep-claim-idle
+        c.CondorSpawner.req_options = f"+KeepClaimIdle = {KEEP}"
     c.Spawner.environment = {"PATH": f"{JOB_BIN}:/usr/local/bin:/usr/bin:/bin"}
 else:
     sys.path.insert(0, str(REPO / "demo"))
