@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import os
+import signal
 import socket
 import struct
 import sys
@@ -172,8 +173,11 @@ async def hub_side(listen_port: Optional[int], listen_path: Optional[str],
     if first is None or first[1] != HELLO:
         print("stepbridge: the job side did not answer (is the job running, and is "
               "jobwrapper in it?)", file=sys.stderr)
+        # os.kill, not step.terminate(): Popen.send_signal polls first and may reap a
+        # step that already ended, and asyncio's child watcher then says "Unknown child
+        # process". The pid stays ours until the watcher reaps it.
         with contextlib.suppress(ProcessLookupError):
-            step.terminate()
+            os.kill(step.pid, signal.SIGTERM)
         await step.wait()
         return 1
     next_channel = 1

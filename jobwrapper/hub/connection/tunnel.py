@@ -283,8 +283,8 @@ class Tunnel:
         assert self._process is not None
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signum)
-        with contextlib.suppress(ProcessLookupError):
-            self._process.send_signal(signum)
+        with contextlib.suppress(ProcessLookupError):  # not send_signal: it may reap (stepbridge)
+            os.kill(self._process.pid, signum)
 
 
 def _stat_fields(pid: int | str) -> list[str]:
