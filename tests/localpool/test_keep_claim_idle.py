@@ -4,12 +4,13 @@ users' jobs wait until it expires (HTCondor 25.0's schedd, schedd.cpp)."""
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable
 
 from polling import wait_for
 
-from .helpers import Pool, sleeper, user_dir
+from .helpers import RUNUSER, Pool, sleeper, user_dir
 
 KEEP = "+KeepClaimIdle = {}"
 
@@ -64,3 +65,20 @@ def test_a_job_without_the_attribute_frees_its_slot_at_once(
     pool, _ = _ended_with_kept_claim(make_pool, alice, None)
     other = pool.submit(sleeper(60), user_dir(pool, bob), user=bob)
     pool.wait_status(other, "2", timeout=3)
+
+
+def test_a_claim_that_cannot_be_kept_frees_the_slot_and_the_job_ends_as_usual(
+        make_pool: Callable[..., Pool], users: tuple[str, str]):
+    alice, bob = users
+    pool = make_pool(slot_cpus=1)
+    first = pool.submit(sleeper(60, KEEP.format(60)), user_dir(pool, alice), user=alice)
+    pool.wait_status(first, "2")
+    slot = pool.run("condor_q", str(first), "-af", "RemoteHost").stdout.strip()
+    # bob's file under the slot's name: alice's shadow cannot replace it (sticky dir)
+    subprocess.run([RUNUSER, "-u", bob, "--", "sh", "-c",
+                    f"echo x > '{pool.layout.claims}/{slot}.json'"], check=True, timeout=10)
+    pool.run("condor_rm", str(first), user=alice)
+    wait_for(lambda: (pool.layout.history / str(first)).is_dir(), 15,
+             "the removed job's record in history/")
+    other = pool.submit(sleeper(60), user_dir(pool, bob), user=bob)
+    pool.wait_status(other, "2", timeout=5)

@@ -283,7 +283,9 @@ class Tunnel:
         assert self._process is not None
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signum)
-        with contextlib.suppress(ProcessLookupError):  # not send_signal: it may reap (stepbridge)
+        # os.kill, not send_signal: Popen.send_signal polls first and may reap a command
+        # that already ended before asyncio's child watcher does (exit code 255)
+        with contextlib.suppress(ProcessLookupError):
             os.kill(self._process.pid, signum)
 
 

@@ -61,8 +61,7 @@ def slot_ads(layout: PoolLayout, config: PoolConfig) -> list[Ad]:
         dynamic.append(_dynamic(config, name, held, str(ad.get("Owner")), Activity="Busy",
                                 JobId=f"{job.cluster}.0"))
     for claim in claims.live(layout):
-        held = (claim.slot.cpus, claim.slot.memory, claim.slot.disk)
-        dynamic.append(_dynamic(config, claim.slot.name, held, _user(claim.uid),
+        dynamic.append(_dynamic(config, claim.slot.name, claim.held, _user(claim.uid),
                                 Activity="Idle"))
     used = [sum(int(ad[key]) for ad in dynamic) for key in ("Cpus", "Memory", "Disk")]
     partitionable: Ad = {

@@ -19,7 +19,7 @@ import os
 import time
 
 from jobwrapper.localpool.ads.jobad import Slot
-from jobwrapper.localpool.config import PoolLayout, write_json_atomic
+from jobwrapper.localpool.config import PoolError, PoolLayout, write_json_atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,19 +30,29 @@ class IdleClaim:
     uid: int
     expires: float
 
+    @property
+    def held(self) -> tuple[int, int, int]:
+        """(cpus, memory MB, disk KiB) the kept slot holds."""
+        return self.slot.cpus, self.slot.memory, self.slot.disk
+
     def fits(self, wanted: Slot) -> bool:
         """True when a job provisioned as `wanted` fits into the kept slot."""
         return (not wanted.gpus and wanted.cpus <= self.slot.cpus
                 and wanted.memory <= self.slot.memory and wanted.disk <= self.slot.disk)
 
 
-def keep(layout: PoolLayout, slot: Slot, seconds: float) -> None:
-    """Keep `slot` claimed for this user for `seconds`."""
-    directory = layout.claims
-    if not directory.is_dir():
-        layout.ensure()
+def keep(layout: PoolLayout, slot: Slot, seconds: float) -> bool:
+    """Keep `slot` claimed for this user for `seconds`; False when it cannot be written
+    (another user's file by that name in the sticky dir): then the slot is freed, as a
+    schedd relinquishes a claim it cannot keep, and the job's end goes on."""
     data = {"slot": dataclasses.asdict(slot), "expires": time.time() + seconds}
-    write_json_atomic(directory / f"{slot.name}.json", data, mode=0o644)
+    try:
+        if not layout.claims.is_dir():
+            layout.ensure()
+        write_json_atomic(layout.claims / f"{slot.name}.json", data, mode=0o644)
+    except (OSError, PoolError):
+        return False
+    return True
 
 
 def live(layout: PoolLayout) -> list[IdleClaim]:

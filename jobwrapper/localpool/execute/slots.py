@@ -42,7 +42,7 @@ def used_resources(running: Sequence[JobRecord],
              int(job.ad.get("MemoryProvisioned", job.ad.get("RequestMemory", 1))),
              int(job.ad.get("DiskProvisioned", job.ad.get("RequestDisk", 1))))
             for job in running]
-    held += [(claim.slot.cpus, claim.slot.memory, claim.slot.disk) for claim in kept]
+    held += [claim.held for claim in kept]
     return (sum(cpus for cpus, _, _ in held), sum(memory for _, memory, _ in held),
             sum(disk for _, _, disk in held))
 
