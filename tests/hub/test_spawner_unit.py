@@ -95,6 +95,14 @@ def test_keep_claim_idle_adds_its_attribute_after_the_users_options():
                                 "+KeepClaimIdle = 120\nqueue\n")
 
 
+def test_a_negative_keep_claim_idle_is_refused_in_one_line_naming_it():
+    from traitlets import TraitError
+
+    with pytest.raises(TraitError) as refused:
+        make_spawner(keep_claim_idle=-1)
+    assert "'keep_claim_idle'" in str(refused.value) and "\n" not in str(refused.value)
+
+
 def test_without_keep_claim_idle_the_description_keeps_no_claim():
     assert "KeepClaimIdle" not in make_spawner()._submit_description({})
 
